@@ -1,0 +1,202 @@
+import fastifyMultipart from '@fastify/multipart';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { executionProviders, intraOpThreads, type Config } from './config.js';
+import { ProblemError, problemUri } from './errors.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { ModelRegistry } from './models/model-registry.js';
+import { healthRoutes } from './routes/health.js';
+import { modelRoutes } from './routes/models.js';
+import { predictRoutes } from './routes/predict.js';
+import { ModelInfo } from './schemas/models.js';
+import { Box, Ellipse, Keypoint, ViewPrediction } from './schemas/predict.js';
+import { Problem } from './schemas/problem.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    models: ModelRegistry;
+    metrics: Metrics;
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+}
+
+const statusTitles: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** Maps any error to a problem body; 5xx bodies never carry internals. */
+function toProblem(error: FastifyError | ProblemError | Error, instance: string) {
+  if (error instanceof ProblemError) {
+    return { type: error.problemType, title: error.title, status: error.status, detail: error.message, instance, ...error.extensions };
+  }
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) {
+    return {
+      type: problemUri('validation'),
+      title: 'Bad Request',
+      status: 400,
+      detail: fastifyError.message,
+      instance,
+      errors: fastifyError.validation.map((issue) => ({ path: issue.instancePath, message: issue.message })),
+    };
+  }
+  const status = fastifyError.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return {
+      type: problemUri((fastifyError.code ?? 'client-error').toLowerCase().replace(/_/g, '-')),
+      title: statusTitles[status] ?? 'Client Error',
+      status,
+      detail: fastifyError.message,
+      instance,
+    };
+  }
+  return {
+    type: problemUri('internal'),
+    title: statusTitles[status] ?? 'Internal Server Error',
+    status: status >= 500 && status < 600 ? status : 500,
+    detail: 'the server could not complete the request; the error has been logged',
+    instance,
+  };
+}
+
+/** The whole HTTP application as a plugin: tests register it on a bare instance and use `inject`. */
+export const app = fp<AppOptions>(
+  async (fastify, { config }) => {
+    const metrics = createMetrics();
+    const registry = new ModelRegistry(
+      config.MODEL_REPOSITORY,
+      {
+        executionProviders: executionProviders(config),
+        workers: config.WORKERS_PER_MODEL,
+        intraOpThreads: intraOpThreads(config),
+        interOpThreads: config.INTER_OP_THREADS,
+        graphOptimization: config.GRAPH_OPTIMIZATION,
+        maxBatchSize: config.MAX_BATCH_SIZE,
+        maxBatchWaitMs: config.MAX_BATCH_WAIT_MS,
+        warmup: config.WARMUP,
+      },
+      metrics,
+      fastify.log,
+    );
+    fastify.decorate('models', registry);
+    fastify.decorate('metrics', metrics);
+    fastify.addHook('onClose', async () => registry.close());
+
+    for (const schema of [Problem, Box, Ellipse, Keypoint, ViewPrediction, ModelInfo]) fastify.addSchema(schema);
+
+    await fastify.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'huber-keypoints',
+          version: '1.0.0',
+          description:
+            'Probabilistic keypoints: each landmark\'s mean and full covariance from L2 multivariate Huber regressors, with uncertainty ellipses in image coordinates.',
+        },
+        tags: [
+          { name: 'predict', description: 'Keypoint prediction' },
+          { name: 'models', description: 'The model repository' },
+          { name: 'operations', description: 'Health, readiness and metrics' },
+        ],
+      },
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json.$id ?? `def-${index}`) },
+      transformObject: (documentObject) => {
+        const { openapiObject } = documentObject as { openapiObject: Record<string, any> };
+        // Multipart parts travel as bytes and JSON text; OpenAPI says so with `type: string` and an encoding.
+        const predict = openapiObject.paths?.['/v1/models/{model}/predict']?.post as
+          | { requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, Record<string, unknown>> }; encoding?: unknown }> } }
+          | undefined;
+        const form = predict?.requestBody?.content?.['multipart/form-data'];
+        if (form?.schema?.properties?.image) {
+          form.schema.properties.image.type = 'string';
+          form.schema.properties.image.format = 'binary';
+          form.encoding = { image: { contentType: 'image/*' }, boxes: { contentType: 'application/json' } };
+        }
+        return openapiObject;
+      },
+    });
+    await fastify.register(fastifySwaggerUi, { routePrefix: '/docs' });
+    await fastify.register(fastifyMultipart, {
+      limits: { fileSize: config.BODY_LIMIT_BYTES, files: 1, fields: 16, parts: 17, fieldSize: 1024 * 1024 },
+    });
+
+    fastify.setErrorHandler((error: FastifyError, request, reply) => {
+      const problem = toProblem(error, request.url);
+      if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+      else request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
+      void reply.status(problem.status).type('application/problem+json').send(problem);
+    });
+    fastify.setNotFoundHandler((request, reply) => {
+      void reply.status(404).type('application/problem+json').send({
+        type: problemUri('no-route'),
+        title: 'Not Found',
+        status: 404,
+        detail: `no route ${request.method} ${request.url.split('?')[0]}`,
+        instance: request.url,
+      });
+    });
+
+    fastify.addHook('onResponse', async (request, reply) => {
+      const labels = { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) };
+      metrics.requests.inc(labels);
+      metrics.requestDuration.observe(labels, reply.elapsedTime / 1000);
+    });
+
+    await fastify.register(healthRoutes, { registry });
+    await fastify.register(modelRoutes, { registry });
+    await fastify.register(predictRoutes, {
+      registry,
+      metrics,
+      limits: { maxPixels: config.MAX_IMAGE_PIXELS, maxBoxes: config.MAX_BOXES },
+    });
+    fastify.get(
+      '/metrics',
+      {
+        schema: {
+          operationId: 'metrics',
+          summary: 'Prometheus metrics (text exposition format)',
+          tags: ['operations'],
+          produces: ['text/plain'],
+        },
+      },
+      async (_request, reply) => {
+        void reply.type(metrics.registry.contentType);
+        return metrics.registry.metrics();
+      },
+    );
+    fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
+  },
+  { name: 'huber-keypoints', fastify: '5.x' },
+);
+
+/** Fastify's own options, derived from the configuration. */
+export function serverOptions(config: Config): FastifyServerOptions {
+  return {
+    logger: { level: config.LOG_LEVEL },
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  };
+}
+
+/** A ready-to-listen instance: the plugin on a fresh Fastify, models not yet loaded. */
+export async function buildApp(config: Config, overrides: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const fastify = Fastify({ ...serverOptions(config), ...overrides });
+  await fastify.register(app, { config });
+  return fastify;
+}

@@ -1,0 +1,71 @@
+import os from 'node:os';
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+
+const ProviderList = Type.String({
+  pattern: '^(cuda|cpu)(,(cuda|cpu))*$',
+  description: 'Execution providers in order of preference; a provider that fails falls through to the next.',
+});
+
+/** Every environment variable the service reads; `.env.example` and the README list the same set. */
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info' },
+  ),
+  MODEL_REPOSITORY: Type.String({ minLength: 1, default: 'models' }),
+  MODELS: Type.String({ default: '', description: 'Comma-separated model folders to load; empty loads every folder.' }),
+  ENSURE_DEFAULT_MODEL: Type.Boolean({ default: true }),
+  EXECUTION_PROVIDERS: Type.String({ ...ProviderList, default: 'cuda,cpu' }),
+  WORKERS_PER_MODEL: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  INTRA_OP_THREADS: Type.Integer({ minimum: 0, maximum: 256, default: 0 }),
+  INTER_OP_THREADS: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
+  GRAPH_OPTIMIZATION: Type.Union(
+    ['disabled', 'basic', 'extended', 'all'].map((level) => Type.Literal(level)),
+    { default: 'all' },
+  ),
+  MAX_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+  MAX_BATCH_WAIT_MS: Type.Number({ minimum: 0, maximum: 1000, default: 2 }),
+  WARMUP: Type.Boolean({ default: true }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 32 * 1024 * 1024 }),
+  MAX_IMAGE_PIXELS: Type.Integer({ minimum: 1, default: 40_000_000 }),
+  MAX_BOXES: Type.Integer({ minimum: 1, maximum: 1024, default: 64 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the schema's variables from `env`, applies defaults and fails with every offending variable named. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const withDefaults = Value.Default(ConfigSchema, picked);
+  const converted = Value.Convert(ConfigSchema, withDefaults);
+  if (!Value.Check(ConfigSchema, converted)) {
+    const problems = Value.Errors(ConfigSchema, converted).map(
+      (error) => `${error.instancePath.replace(/^\//, '') || '(root)'}=${JSON.stringify(env[error.instancePath.slice(1)])}: ${error.message}`,
+    );
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return converted as Config;
+}
+
+export function executionProviders(config: Config): Array<'cuda' | 'cpu'> {
+  return config.EXECUTION_PROVIDERS.split(',') as Array<'cuda' | 'cpu'>;
+}
+
+/** ONNX Runtime threads per session: when unset, the cores are split evenly among the sessions of one model. */
+export function intraOpThreads(config: Config): number {
+  if (config.INTRA_OP_THREADS > 0) return config.INTRA_OP_THREADS;
+  return Math.max(1, Math.floor(os.availableParallelism() / config.WORKERS_PER_MODEL));
+}

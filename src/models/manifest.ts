@@ -1,0 +1,111 @@
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+
+const Vector2 = Type.Tuple([Type.Number(), Type.Number()]);
+const Matrix2 = Type.Tuple([Vector2, Vector2]);
+
+export const KeypointSpec = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    mean: Type.Optional(Vector2),
+    whitening: Type.Optional(Matrix2),
+  },
+  { additionalProperties: false },
+);
+
+/** The model manifest of SPEC §6: one per folder of the model repository. */
+export const ManifestSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+    version: Type.String({ minLength: 1 }),
+    description: Type.String({ default: '' }),
+    trained: Type.Boolean(),
+    file: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*\\.onnx$' }),
+    input: Type.Object(
+      {
+        name: Type.String({ minLength: 1 }),
+        size: Type.Integer({ minimum: 8, maximum: 4096 }),
+        mean: Type.Tuple([Type.Number(), Type.Number(), Type.Number()]),
+        std: Type.Tuple([
+          Type.Number({ exclusiveMinimum: 0 }),
+          Type.Number({ exclusiveMinimum: 0 }),
+          Type.Number({ exclusiveMinimum: 0 }),
+        ]),
+      },
+      { additionalProperties: false },
+    ),
+    output: Type.Object({ name: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    crop: Type.Object(
+      {
+        scale: Type.Number({ exclusiveMinimum: 0, maximum: 100 }),
+        padding: Type.Union([Type.Literal('reflect'), Type.Literal('edge'), Type.Literal('constant')]),
+      },
+      { additionalProperties: false },
+    ),
+    distribution: Type.Object(
+      {
+        delta: Type.Number({ exclusiveMinimum: 0 }),
+        theta: Type.Number({ exclusiveMinimum: 0 }),
+        eigenvalueOffset: Type.Number(),
+        parameterization: Type.Union([Type.Literal('nu'), Type.Literal('mu')]),
+      },
+      { additionalProperties: false },
+    ),
+    keypoints: Type.Array(KeypointSpec, { minItems: 1 }),
+    flipPairs: Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })]), { default: [] }),
+  },
+  { additionalProperties: false },
+);
+
+export type Manifest = Static<typeof ManifestSchema>;
+
+export class ManifestError extends Error {
+  override name = 'ManifestError';
+}
+
+/** Validates a parsed manifest; the message names each offending field and the file it came from. */
+export function parseManifest(json: unknown, source: string): Manifest {
+  const withDefaults = Value.Default(ManifestSchema, Value.Clone(json));
+  if (!Value.Check(ManifestSchema, withDefaults)) {
+    const problems = Value.Errors(ManifestSchema, withDefaults)
+      .slice(0, 8)
+      .map((error) => `${error.instancePath || '(root)'}: ${error.message}`);
+    throw new ManifestError(`${source}: invalid manifest: ${problems.join('; ')}`);
+  }
+  const manifest = withDefaults as Manifest;
+  const count = manifest.keypoints.length;
+  const seen = new Set<number>();
+  for (const [a, b] of manifest.flipPairs) {
+    if (a >= count || b >= count) {
+      throw new ManifestError(`${source}: flipPairs entry [${a}, ${b}] refers past the ${count} keypoints`);
+    }
+    if (a === b || seen.has(a) || seen.has(b)) {
+      throw new ManifestError(`${source}: flipPairs entry [${a}, ${b}] repeats a keypoint or pairs one with itself`);
+    }
+    seen.add(a);
+    seen.add(b);
+  }
+  const names = new Set<string>();
+  for (const keypoint of manifest.keypoints) {
+    if (names.has(keypoint.name)) throw new ManifestError(`${source}: keypoint name "${keypoint.name}" appears twice`);
+    names.add(keypoint.name);
+    const h = keypoint.whitening;
+    if (h) {
+      const det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
+      if (!(Math.abs(det) > 1e-12) || h[0][1] !== h[1][0]) {
+        throw new ManifestError(`${source}: keypoint "${keypoint.name}" whitening must be symmetric and invertible`);
+      }
+    }
+  }
+  return manifest;
+}
+
+/** The permutation that maps a mirrored view's output slot to the original keypoint (SPEC §3). */
+export function flipPermutation(manifest: Manifest): Int32Array {
+  const permutation = Int32Array.from(manifest.keypoints, (_, index) => index);
+  for (const [a, b] of manifest.flipPairs) {
+    permutation[a] = b;
+    permutation[b] = a;
+  }
+  return permutation;
+}

@@ -1,0 +1,130 @@
+import type { Affine2 } from '../huber/index.js';
+import type { DecodedImage } from './image-decoder.js';
+
+export type Padding = 'reflect' | 'edge' | 'constant';
+
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * The square that one box is sampled from, in continuous image coordinates (SPEC §3). Nothing is
+ * rounded: the network input point q maps to image point `origin + q · side / inputSize` exactly.
+ */
+export interface CropGeometry {
+  originX: number;
+  originY: number;
+  side: number;
+  inputSize: number;
+}
+
+export function planCrop(box: Box, scale: number, inputSize: number): CropGeometry {
+  const side = scale * Math.hypot(box.width, box.height);
+  const centreX = box.x + box.width / 2;
+  const centreY = box.y + box.height / 2;
+  return { originX: centreX - side / 2, originY: centreY - side / 2, side, inputSize };
+}
+
+/** Input coordinates of the un-mirrored view to image coordinates. */
+export function inputToImage(crop: CropGeometry): Affine2 {
+  const step = crop.side / crop.inputSize;
+  return { m: [step, 0, 0, step], t: [crop.originX, crop.originY] };
+}
+
+/** Input coordinates of the mirrored view (q' = (S − q_x, q_y)) to image coordinates. */
+export function mirroredInputToImage(crop: CropGeometry): Affine2 {
+  const step = crop.side / crop.inputSize;
+  return { m: [-step, 0, 0, step], t: [crop.originX + crop.side, crop.originY] };
+}
+
+/** Maps an integer pixel index outside [0, n) back inside, or −1 for constant padding. */
+function wrapIndex(index: number, n: number, padding: Padding): number {
+  if (index >= 0 && index < n) return index;
+  if (padding === 'constant') return -1;
+  if (padding === 'edge') return index < 0 ? 0 : n - 1;
+  // Reflection about the image border itself (pixel −1 mirrors pixel 0), the continuous mirror of the
+  // picture; it repeats with period 2n so crops far larger than the image still get a value.
+  const period = 2 * n;
+  const folded = ((index % period) + period) % period;
+  return folded < n ? folded : period - 1 - folded;
+}
+
+interface AxisTaps {
+  low: Int32Array;
+  high: Int32Array;
+  weight: Float32Array;
+}
+
+function axisTaps(origin: number, step: number, count: number, n: number, padding: Padding): AxisTaps {
+  const low = new Int32Array(count);
+  const high = new Int32Array(count);
+  const weight = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    // Pixel centres sit at half-integers in both spaces.
+    const position = origin + (i + 0.5) * step - 0.5;
+    const floor = Math.floor(position);
+    low[i] = wrapIndex(floor, n, padding);
+    high[i] = wrapIndex(floor + 1, n, padding);
+    weight[i] = position - floor;
+  }
+  return { low, high, weight };
+}
+
+export interface PixelNormalization {
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+/**
+ * Samples the crop once, bilinearly, into `target` as normalized NCHW float32 starting at `offset`,
+ * and, when `mirrorOffset` is given, its left-right mirror as a second item at that offset.
+ */
+export function sampleCrop(
+  image: DecodedImage,
+  crop: CropGeometry,
+  padding: Padding,
+  normalization: PixelNormalization,
+  target: Float32Array,
+  offset: number,
+  mirrorOffset: number | null,
+): void {
+  const size = crop.inputSize;
+  const step = crop.side / size;
+  const columns = axisTaps(crop.originX, step, size, image.width, padding);
+  const rows = axisTaps(crop.originY, step, size, image.height, padding);
+  const plane = size * size;
+  const pixels = image.pixels;
+  const stride = image.width * 3;
+  const scale = [0, 1, 2].map((c) => 1 / (255 * normalization.std[c]!));
+  const shift = [0, 1, 2].map((c) => normalization.mean[c]! / normalization.std[c]!);
+  for (let row = 0; row < size; row++) {
+    const wy = rows.weight[row]!;
+    const rowLow = rows.low[row]!;
+    const rowHigh = rows.high[row]!;
+    const baseLow = rowLow * stride;
+    const baseHigh = rowHigh * stride;
+    for (let column = 0; column < size; column++) {
+      const wx = columns.weight[column]!;
+      const colLow = columns.low[column]!;
+      const colHigh = columns.high[column]!;
+      const w00 = (1 - wx) * (1 - wy);
+      const w01 = wx * (1 - wy);
+      const w10 = (1 - wx) * wy;
+      const w11 = wx * wy;
+      const index = row * size + column;
+      const mirrored = row * size + (size - 1 - column);
+      for (let channel = 0; channel < 3; channel++) {
+        const v00 = rowLow < 0 || colLow < 0 ? 0 : pixels[baseLow + colLow * 3 + channel]!;
+        const v01 = rowLow < 0 || colHigh < 0 ? 0 : pixels[baseLow + colHigh * 3 + channel]!;
+        const v10 = rowHigh < 0 || colLow < 0 ? 0 : pixels[baseHigh + colLow * 3 + channel]!;
+        const v11 = rowHigh < 0 || colHigh < 0 ? 0 : pixels[baseHigh + colHigh * 3 + channel]!;
+        const value = (w00 * v00 + w01 * v01 + w10 * v10 + w11 * v11) * scale[channel]! - shift[channel]!;
+        target[offset + channel * plane + index] = value;
+        if (mirrorOffset !== null) target[mirrorOffset + channel * plane + mirrored] = value;
+      }
+    }
+  }
+}

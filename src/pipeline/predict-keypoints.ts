@@ -1,0 +1,131 @@
+import { performance } from 'node:perf_hooks';
+import { predictKeypoints2, type KeypointResult2, type ViewInput2, type ViewKeypoint2 } from '../huber/index.js';
+import { serviceUnavailable, unprocessable } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { ServedModel } from '../models/model-registry.js';
+import { inputToImage, mirroredInputToImage, planCrop, sampleCrop, type Box } from './crop-sampler.js';
+import { decodeImage } from './image-decoder.js';
+
+export interface PredictRequest {
+  image: Buffer;
+  boxes: Box[] | undefined;
+  tta: boolean;
+  fusion: 'ml' | 'mean';
+  level: number;
+  includeViews: boolean;
+}
+
+export interface PredictLimits {
+  maxPixels: number;
+  maxBoxes: number;
+}
+
+type KeypointOut = { name: string; x: number; y: number; covariance: [[number, number], [number, number]]; ellipse: KeypointResult2['ellipse']; rmse: number };
+
+export interface InstanceOut {
+  box: Box;
+  keypoints: KeypointOut[];
+  views?: Array<{ mirrored: boolean; keypoints: KeypointOut[] }>;
+}
+
+/** Boxes must be finite, non-empty and overlap the image; each failure names the box by its index. */
+export function checkBoxes(boxes: Box[], width: number, height: number, maxBoxes: number): void {
+  if (boxes.length > maxBoxes) throw unprocessable(`${boxes.length} boxes sent, more than the limit of ${maxBoxes}`, 'too-many-boxes');
+  boxes.forEach((box, index) => {
+    const values = [box.x, box.y, box.width, box.height];
+    if (!values.every(Number.isFinite)) {
+      throw unprocessable(`boxes[${index}] ${JSON.stringify(box)} has a non-finite value`, 'invalid-box');
+    }
+    if (!(box.width > 0 && box.height > 0)) {
+      throw unprocessable(`boxes[${index}] has width ${box.width} and height ${box.height}; both must be positive`, 'invalid-box');
+    }
+    if (box.x >= width || box.y >= height || box.x + box.width <= 0 || box.y + box.height <= 0) {
+      throw unprocessable(
+        `boxes[${index}] {x: ${box.x}, y: ${box.y}, width: ${box.width}, height: ${box.height}} lies outside the ${width}×${height} image`,
+        'box-outside-image',
+      );
+    }
+  });
+}
+
+function keypointOut(name: string, keypoint: ViewKeypoint2): KeypointOut {
+  return { name, x: keypoint.x, y: keypoint.y, covariance: keypoint.covariance, ellipse: keypoint.ellipse, rmse: keypoint.rmse };
+}
+
+export async function predictKeypoints(
+  model: ServedModel,
+  request: PredictRequest,
+  limits: PredictLimits,
+  metrics: Metrics,
+) {
+  const name = model.manifest.name;
+  const started = performance.now();
+  const image = await decodeImage(request.image, { maxPixels: limits.maxPixels });
+  const boxes = request.boxes && request.boxes.length > 0 ? request.boxes : [{ x: 0, y: 0, width: image.width, height: image.height }];
+  checkBoxes(boxes, image.width, image.height, limits.maxBoxes);
+
+  const { manifest, itemSize, outputSize } = model;
+  const viewCount = request.tta ? 2 : 1;
+  const crops = new Float32Array(boxes.length * viewCount * itemSize);
+  const geometries = boxes.map((box, index) => {
+    const crop = planCrop(box, manifest.crop.scale, manifest.input.size);
+    const offset = index * viewCount * itemSize;
+    sampleCrop(image, crop, manifest.crop.padding, manifest.input, crops, offset, request.tta ? offset + itemSize : null);
+    return crop;
+  });
+  const decoded = performance.now();
+  metrics.stageDuration.observe({ model: name, stage: 'decode' }, (decoded - started) / 1000);
+
+  let outputs: Float32Array;
+  try {
+    metrics.queueDepth.set({ model: name }, model.batcher.depth + crops.length / itemSize);
+    outputs = await model.batcher.submit(crops, boxes.length * viewCount);
+  } catch (error) {
+    throw serviceUnavailable(`inference failed for model "${name}"; retry the request`, 'inference-failed');
+  } finally {
+    metrics.queueDepth.set({ model: name }, model.batcher.depth);
+  }
+  const inferred = performance.now();
+
+  const names = manifest.keypoints.map((keypoint) => keypoint.name);
+  const instances: InstanceOut[] = boxes.map((box, index) => {
+    const crop = geometries[index]!;
+    const base = index * viewCount * outputSize;
+    const views: ViewInput2[] = [{ raw: outputs, offset: base, inputToImage: inputToImage(crop), slotToKeypoint: null }];
+    if (request.tta) {
+      views.push({ raw: outputs, offset: base + outputSize, inputToImage: mirroredInputToImage(crop), slotToKeypoint: model.flip });
+    }
+    const result = predictKeypoints2(views, model.normalization, manifest.distribution, {
+      fusion: request.fusion,
+      level: request.level,
+      includeViews: request.includeViews,
+    });
+    const diagonal = Math.hypot(box.width, box.height);
+    for (const keypoint of result.keypoints) {
+      if (viewCount > 1 && request.fusion === 'ml') metrics.fusionIterations.observe({ model: name }, keypoint.iterations);
+      metrics.relativeRmse.observe({ model: name }, keypoint.rmse / diagonal);
+    }
+    const instance: InstanceOut = {
+      box: { x: box.x, y: box.y, width: box.width, height: box.height },
+      keypoints: result.keypoints.map((keypoint, k) => keypointOut(names[k]!, keypoint)),
+    };
+    if (request.includeViews && result.views) {
+      instance.views = result.views.map((view, v) => ({ mirrored: v === 1, keypoints: view.map((keypoint, k) => keypointOut(names[k]!, keypoint)) }));
+    }
+    return instance;
+  });
+  metrics.predictions.inc({ model: name }, boxes.length);
+  const finished = performance.now();
+  metrics.stageDuration.observe({ model: name, stage: 'postprocess' }, (finished - inferred) / 1000);
+  return {
+    model: { name, version: manifest.version, trained: manifest.trained, executionProvider: model.executionProvider },
+    image: { width: image.width, height: image.height },
+    instances,
+    timings: {
+      decodeMs: decoded - started,
+      inferenceMs: inferred - decoded,
+      postprocessMs: finished - inferred,
+      totalMs: finished - started,
+    },
+  };
+}

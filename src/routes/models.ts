@@ -1,0 +1,65 @@
+import type { FastifyPluginAsync } from 'fastify';
+import Type from 'typebox';
+import { notFound } from '../errors.js';
+import type { ModelEntry, ModelRegistry } from '../models/model-registry.js';
+import { ModelInfo, ModelList, ModelParams } from '../schemas/models.js';
+import { problemResponses } from '../schemas/problem.js';
+
+export function describeModel(entry: ModelEntry) {
+  const served = entry.served;
+  return {
+    name: entry.folder,
+    state: entry.state,
+    error: entry.error,
+    version: entry.manifest?.version ?? null,
+    description: entry.manifest?.description ?? null,
+    trained: entry.manifest?.trained ?? null,
+    executionProvider: served?.executionProvider ?? null,
+    executionProviderFallbacks: served?.fallbacks ?? [],
+    inputs: served?.inputs ?? [],
+    outputs: served?.outputs ?? [],
+    kappa: served?.kappa ?? null,
+    manifest: entry.manifest,
+  };
+}
+
+export function findModel(registry: ModelRegistry, name: string): ModelEntry {
+  const entry = registry.entries.get(name);
+  if (!entry) throw notFound(`model ${JSON.stringify(name)} is not in the model repository`, 'unknown-model');
+  return entry;
+}
+
+export const modelRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = async (app, { registry }) => {
+  app.get(
+    '/v1/models',
+    {
+      schema: {
+        operationId: 'listModels',
+        summary: 'List the models in the repository',
+        description: 'Every model folder, with its manifest, load state, execution provider, tensor metadata and κ.',
+        tags: ['models'],
+        response: { 200: ModelList, ...problemResponses({ 500: 'Internal error' }) },
+      },
+    },
+    async () => ({ models: [...registry.entries.values()].map(describeModel) }),
+  );
+  app.get(
+    '/v1/models/:model',
+    {
+      schema: {
+        operationId: 'getModel',
+        summary: 'Describe one model',
+        description: 'The manifest plus runtime facts: state, execution provider, input/output metadata, κ.',
+        tags: ['models'],
+        params: ModelParams,
+        response: {
+          200: Type.Ref('ModelInfo'),
+          ...problemResponses({ 404: 'No such model', 500: 'Internal error' }),
+        },
+      },
+    },
+    async (request) => describeModel(findModel(registry, (request.params as { model: string }).model)),
+  );
+};
+
+export { ModelInfo };

@@ -1,0 +1,114 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { badRequest, payloadTooLarge, serviceUnavailable } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { ModelRegistry } from '../models/model-registry.js';
+import type { Box } from '../pipeline/crop-sampler.js';
+import { predictKeypoints, type PredictLimits } from '../pipeline/predict-keypoints.js';
+import { ModelParams } from '../schemas/models.js';
+import { PredictJsonBody, PredictMultipartBody, PredictResponse, type PredictBody } from '../schemas/predict.js';
+import { problemResponses } from '../schemas/problem.js';
+import { findModel } from './models.js';
+
+const base64Pattern = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
+
+/**
+ * Reads a multipart form into the JSON body's shape before validation, so both content types
+ * meet the same schema: the `image` part as bytes, `boxes` parsed from its JSON text.
+ */
+async function readMultipart(request: FastifyRequest): Promise<Record<string, unknown>> {
+  const body: Record<string, unknown> = {};
+  for await (const part of request.parts()) {
+    if (part.type === 'file') {
+      if (part.fieldname !== 'image') {
+        part.file.resume();
+        throw badRequest(`unexpected file part "${part.fieldname}"; send the image as the "image" part`);
+      }
+      const bytes = await part.toBuffer();
+      if (part.file.truncated) throw payloadTooLarge('image part is larger than the body limit');
+      body.image = bytes;
+    } else if (part.fieldname === 'boxes') {
+      try {
+        body.boxes = JSON.parse(String(part.value));
+      } catch (error) {
+        throw badRequest(`boxes field is not valid JSON: ${(error as Error).message}`, 'invalid-boxes');
+      }
+    } else {
+      body[part.fieldname] = part.value;
+    }
+  }
+  return body;
+}
+
+export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metrics: Metrics; limits: PredictLimits }> = async (
+  app,
+  { registry, metrics, limits },
+) => {
+  app.post(
+    '/v1/models/:model/predict',
+    {
+      schema: {
+        operationId: 'predict',
+        summary: 'Predict keypoints with full covariance for each box',
+        description:
+          'Send the image as JSON (base64) or as multipart/form-data (an `image` file part; `boxes` as a JSON-encoded part; the options as fields). Returns each keypoint\'s mean, covariance and uncertainty ellipse in the EXIF-oriented image\'s pixel coordinates.',
+        tags: ['predict'],
+        params: ModelParams,
+        body: {
+          content: {
+            'application/json': { schema: PredictJsonBody },
+            'multipart/form-data': { schema: PredictMultipartBody },
+          },
+        },
+        response: {
+          200: PredictResponse,
+          ...problemResponses({
+            400: 'Malformed request, or an image that cannot be decoded',
+            404: 'No such model',
+            413: 'Body or image larger than the configured limits',
+            415: 'Unsupported content type or image format',
+            422: 'Boxes that are empty, non-finite, outside the image, or too many',
+            500: 'Internal error',
+            503: 'Model not ready, or inference failed',
+          }),
+        },
+      },
+      preValidation: async (request) => {
+        if (request.isMultipart()) request.body = await readMultipart(request);
+      },
+    },
+    async (request) => {
+      const { model } = request.params as { model: string };
+      const entry = findModel(registry, model);
+      if (entry.state !== 'ready' || !entry.served) {
+        throw serviceUnavailable(
+          entry.state === 'failed' ? `model "${model}" failed to load: ${entry.error}` : `model "${model}" is still loading`,
+          'model-not-ready',
+        );
+      }
+      const body = request.body as PredictBody;
+      let image: Buffer;
+      if (typeof body.image === 'string') {
+        if (!base64Pattern.test(body.image)) throw badRequest('image is not valid base64', 'invalid-image');
+        image = Buffer.from(body.image, 'base64');
+      } else if (Buffer.isBuffer(body.image)) {
+        image = body.image;
+      } else {
+        throw badRequest('image must be a file part', 'invalid-image');
+      }
+      return predictKeypoints(
+        entry.served,
+        {
+          image,
+          boxes: body.boxes as Box[] | undefined,
+          tta: body.tta,
+          fusion: body.fusion,
+          level: body.level,
+          includeViews: body.includeViews,
+        },
+        limits,
+        metrics,
+      );
+    },
+  );
+};
+

@@ -1,0 +1,123 @@
+import Type, { type Static } from 'typebox';
+
+export const Box = Type.Object(
+  {
+    x: Type.Number({ description: 'Left edge, image pixels (continuous coordinates: 0 is the left edge of the first pixel).' }),
+    y: Type.Number({ description: 'Top edge, image pixels.' }),
+    width: Type.Number({ exclusiveMinimum: 0, description: 'Box width, image pixels.' }),
+    height: Type.Number({ exclusiveMinimum: 0, description: 'Box height, image pixels.' }),
+  },
+  { $id: 'Box', additionalProperties: false, examples: [{ x: 420, y: 160, width: 300, height: 340 }] },
+);
+
+const predictOptions = {
+  boxes: Type.Optional(
+    Type.Array(Type.Ref('Box'), {
+      description: 'Boxes around the objects (faces, people). Omitted or empty: the whole image is one box.',
+    }),
+  ),
+  tta: Type.Optional(Type.Boolean({ default: true, description: 'Also run the left-right mirrored view and fuse the two.' })),
+  fusion: Type.Optional(
+    Type.Union([Type.Literal('ml'), Type.Literal('mean')], {
+      default: 'ml',
+      description: '"ml": maximum-likelihood point of the views (majorize-minimize); "mean": average of the view means.',
+    }),
+  ),
+  level: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      exclusiveMaximum: 1,
+      default: 0.95,
+      description: 'Probability mass inside each reported ellipse.',
+    }),
+  ),
+  includeViews: Type.Optional(Type.Boolean({ default: false, description: "Also return each view's own distributions." })),
+};
+
+export const PredictJsonBody = Type.Object(
+  {
+    image: Type.String({
+      minLength: 1,
+      contentEncoding: 'base64',
+      description: 'The image file (JPEG, PNG, WebP, AVIF or TIFF), base64-encoded.',
+    }),
+    ...predictOptions,
+  },
+  { additionalProperties: false },
+);
+
+/** The multipart form: the same fields, the image as a file part and `boxes` as a JSON-encoded part. */
+export const PredictMultipartBody = Type.Object(
+  {
+    // No `type` here: the validator sees the part's bytes; the OpenAPI document adds `type: string, format: binary`.
+    image: Type.Unsafe<Buffer>({ description: 'The image file.' }),
+    ...predictOptions,
+  },
+  { additionalProperties: false },
+);
+
+/** The body after validation, which fills every default. */
+export type PredictBody = Required<Omit<Static<typeof PredictJsonBody>, 'image' | 'boxes'>> &
+  Pick<Static<typeof PredictJsonBody>, 'boxes'> & { image: string | Buffer };
+
+const Matrix2 = Type.Tuple([Type.Tuple([Type.Number(), Type.Number()]), Type.Tuple([Type.Number(), Type.Number()])]);
+
+export const Ellipse = Type.Object(
+  {
+    level: Type.Number({ description: 'Probability mass inside the ellipse.' }),
+    semiMajor: Type.Number({ description: 'Semi-major axis, image pixels.' }),
+    semiMinor: Type.Number({ description: 'Semi-minor axis, image pixels.' }),
+    angle: Type.Number({ description: 'Major axis direction in degrees from +x toward +y (as SVG rotate() draws it).' }),
+  },
+  { $id: 'Ellipse' },
+);
+
+const keypointFields = {
+  x: Type.Number({ description: 'Image x, pixels.' }),
+  y: Type.Number({ description: 'Image y, pixels.' }),
+  covariance: { ...Matrix2, description: 'Covariance Σ in image pixels², [[σxx, σxy], [σxy, σyy]].' },
+  ellipse: Type.Ref('Ellipse'),
+  rmse: Type.Number({ description: 'Expected distance error √(trace Σ), pixels.' }),
+};
+
+export const Keypoint = Type.Object(
+  { name: Type.String(), ...keypointFields },
+  { $id: 'Keypoint' },
+);
+
+export const ViewPrediction = Type.Object(
+  {
+    mirrored: Type.Boolean(),
+    keypoints: Type.Array(Type.Object({ name: Type.String(), ...keypointFields })),
+  },
+  { $id: 'ViewPrediction' },
+);
+
+export const ModelSummary = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  trained: Type.Boolean({ description: 'false: demonstration weights, predictions carry no information about the image.' }),
+  executionProvider: Type.String({ description: 'ONNX Runtime execution provider that ran the model (cuda or cpu).' }),
+});
+
+export const PredictResponse = Type.Object({
+  model: ModelSummary,
+  image: Type.Object({ width: Type.Integer(), height: Type.Integer() }, { description: 'Size of the EXIF-oriented image.' }),
+  instances: Type.Array(
+    Type.Object({
+      box: Type.Ref('Box'),
+      keypoints: Type.Array(Type.Ref('Keypoint')),
+      views: Type.Optional(Type.Array(Type.Ref('ViewPrediction'))),
+    }),
+  ),
+  timings: Type.Object(
+    {
+      decodeMs: Type.Number({ description: 'Image decode and crop sampling.' }),
+      inferenceMs: Type.Number({ description: 'Waiting for a batch and running it.' }),
+      postprocessMs: Type.Number({ description: 'Decoding outputs, fusion and description.' }),
+      totalMs: Type.Number(),
+    },
+  ),
+});
+
+export type PredictResponseBody = Static<typeof PredictResponse>;

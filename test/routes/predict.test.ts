@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import { DOTS_A, DOTS_NU_NORMALIZATION } from '../helpers/fixture-models.js';
+import { dotImage, dotPixels, type Dot } from '../helpers/images.js';
+import { postJson, startService, type RunningService } from '../helpers/service.js';
+
+// SPEC §1 check values for d = 2, δ = 1, used as independent constants.
+const KAPPA_2_1 = 3.076474;
+const R95_2_1 = 4.775234;
+
+type Box = { x: number; y: number; width: number; height: number };
+
+/**
+ * Two dots left and right of the box centre, each well inside its half of the crop and, for boxes
+ * that hang over the border, pulled in so that the whole dot is in the image.
+ */
+function dotsFor(box: Box, crop: { size: number }, image: [number, number] = [1e9, 1e9]): { left: Dot; right: Dot } {
+  const side = Math.hypot(box.width, box.height);
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  const sigma = Math.max(1.5, (1.5 * side) / crop.size);
+  const inside = (value: number, limit: number) => Math.min(Math.max(value, 4 * sigma), limit - 4 * sigma);
+  const left = { x: inside(cx - 0.21 * side, image[0]), y: inside(cy - 0.06 * side, image[1]), sigma };
+  const right = { x: inside(cx + 0.17 * side, image[0]), y: inside(cy + 0.09 * side, image[1]), sigma };
+  assert.ok(cx - left.x > 4 * sigma && right.x - cx > 4 * sigma, 'test setup: dots must sit in their own halves');
+  return { left, right };
+}
+
+function near(actual: number, expected: number, tolerance: number, what: string) {
+  assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} differs from ${expected} by more than ${tolerance}`);
+}
+
+function inverse2(m: number[][]): number[][] {
+  const det = m[0]![0]! * m[1]![1]! - m[0]![1]! * m[1]![0]!;
+  return [
+    [m[1]![1]! / det, -m[0]![1]! / det],
+    [-m[1]![0]! / det, m[0]![0]! / det],
+  ];
+}
+
+function multiply2(a: number[][], b: number[][]): number[][] {
+  return [0, 1].map((i) => [0, 1].map((j) => a[i]![0]! * b[0]![j]! + a[i]![1]! * b[1]![j]!));
+}
+
+describe('POST /v1/models/{model}/predict', () => {
+  let service: RunningService;
+  before(async () => {
+    service = await startService();
+  });
+  after(async () => service.close());
+
+  const boxes: Array<{ label: string; image: [number, number]; box: Box }> = [
+    { label: 'inside the image', image: [640, 480], box: { x: 120, y: 90, width: 220, height: 160 } },
+    { label: 'small (upsampled)', image: [320, 240], box: { x: 200, y: 40, width: 30, height: 42 } },
+    { label: 'partly outside, left and top', image: [400, 300], box: { x: -60, y: -40, width: 260, height: 200 } },
+    { label: 'partly outside, right and bottom, tall', image: [500, 400], box: { x: 340, y: 250, width: 180, height: 260 } },
+    { label: 'wide', image: [700, 300], box: { x: 50, y: 120, width: 500, height: 90 } },
+  ];
+
+  for (const { label, image, box } of boxes) {
+    for (const tta of [true, false]) {
+      for (const model of ['dots', 'dots-nu']) {
+        test(`${model} finds both dots within 0.5 px: box ${label}, tta ${tta}`, async () => {
+          const { left, right } = dotsFor(box, { size: 64 }, image);
+          const png = await dotImage(image[0], image[1], [left, right]);
+          const response = await postJson(`${service.url}/v1/models/${model}/predict`, {
+            image: png.toString('base64'),
+            boxes: [box],
+            tta,
+          });
+          assert.equal(response.status, 200, JSON.stringify(response.body));
+          const [leftDot, rightDot] = response.body.instances[0].keypoints;
+          assert.equal(leftDot.name, 'left_dot');
+          assert.equal(rightDot.name, 'right_dot');
+          near(leftDot.x, left.x, 0.5, 'left x');
+          near(leftDot.y, left.y, 0.5, 'left y');
+          near(rightDot.x, right.x, 0.5, 'right x');
+          near(rightDot.y, right.y, 0.5, 'right y');
+          assert.deepEqual(response.body.image, { width: image[0], height: image[1] });
+        });
+      }
+    }
+  }
+
+  test('covariance and ellipse follow from the constant precision, the crop scale and the mirror', async () => {
+    const box = { x: 100, y: 60, width: 180, height: 240 };
+    const { left, right } = dotsFor(box, { size: 64 });
+    const png = await dotImage(480, 400, [left, right]);
+    const scale = Math.hypot(box.width, box.height) / 64;
+    // Σ in input pixels is κ A⁻²; the crop scales it by (L/S)², the mirror flips the sign of σxy.
+    const aInverse = inverse2(DOTS_A);
+    const sigmaInput = multiply2(aInverse, aInverse).map((row) => row.map((value) => KAPPA_2_1 * value * scale * scale));
+    for (const tta of [false, true]) {
+      const response = await postJson(`${service.url}/v1/models/dots/predict`, {
+        image: png.toString('base64'),
+        boxes: [box],
+        tta,
+        level: 0.95,
+        includeViews: true,
+      });
+      assert.equal(response.status, 200);
+      const keypoint = response.body.instances[0].keypoints[0];
+      // Agreeing views: the mixture moment is the average of the two views' covariances.
+      const expected = tta
+        ? [
+            [sigmaInput[0]![0]!, 0],
+            [0, sigmaInput[1]![1]!],
+          ]
+        : sigmaInput;
+      const tolerance = 0.02 * sigmaInput[0]![0]!;
+      for (const i of [0, 1]) for (const j of [0, 1]) near(keypoint.covariance[i][j], expected[i]![j]!, tolerance, `Σ${i}${j} (tta ${tta})`);
+      const trace = expected[0]![0]! + expected[1]![1]!;
+      near(keypoint.rmse, Math.sqrt(trace), 0.01 * Math.sqrt(trace), 'rmse');
+      // Semi-axes are r_p √(eigenvalues of Σ / κ).
+      const half = trace / 2;
+      const spread = Math.sqrt(((expected[0]![0]! - expected[1]![1]!) / 2) ** 2 + expected[0]![1]! ** 2);
+      near(keypoint.ellipse.semiMajor, R95_2_1 * Math.sqrt((half + spread) / KAPPA_2_1), 0.01 * keypoint.ellipse.semiMajor, 'semiMajor');
+      near(keypoint.ellipse.semiMinor, R95_2_1 * Math.sqrt((half - spread) / KAPPA_2_1), 0.01 * keypoint.ellipse.semiMajor, 'semiMinor');
+      assert.equal(keypoint.ellipse.level, 0.95);
+      const views = response.body.instances[0].views;
+      assert.equal(views.length, tta ? 2 : 1);
+      if (tta) {
+        near(views[1].keypoints[0].covariance[0][1], -sigmaInput[0]![1]!, tolerance, 'mirrored view σxy');
+        near(views[0].keypoints[0].covariance[0][1], sigmaInput[0]![1]!, tolerance, 'plain view σxy');
+      }
+    }
+  });
+
+  test('dots-nu: each keypoint keeps its own normalization through the flip permutation', async () => {
+    // The two keypoints have different whitening; a slot decoded with its partner's constants lands elsewhere.
+    assert.notDeepEqual(DOTS_NU_NORMALIZATION[0], DOTS_NU_NORMALIZATION[1]);
+    const box = { x: 40, y: 30, width: 200, height: 200 };
+    const { left, right } = dotsFor(box, { size: 64 });
+    const png = await dotImage(300, 300, [left, right]);
+    const response = await postJson(`${service.url}/v1/models/dots-nu/predict`, {
+      image: png.toString('base64'),
+      boxes: [box],
+      includeViews: true,
+    });
+    assert.equal(response.status, 200);
+    const [plain, mirrored] = response.body.instances[0].views;
+    for (const view of [plain, mirrored]) {
+      near(view.keypoints[0].x, left.x, 0.5, 'left x');
+      near(view.keypoints[1].x, right.x, 0.5, 'right x');
+    }
+  });
+
+  test('several boxes in one request come back in order', async () => {
+    const boxesSent = [
+      { x: 20, y: 20, width: 160, height: 120 },
+      { x: 320, y: 200, width: 200, height: 150 },
+      { x: 60, y: 300, width: 120, height: 160 },
+    ];
+    const dots = boxesSent.flatMap((box) => Object.values(dotsFor(box, { size: 64 })));
+    const png = await dotImage(640, 480, dots);
+    const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: png.toString('base64'), boxes: boxesSent });
+    assert.equal(response.status, 200);
+    assert.equal(response.body.instances.length, 3);
+    boxesSent.forEach((box, index) => {
+      const { left, right } = dotsFor(box, { size: 64 });
+      const instance = response.body.instances[index];
+      assert.deepEqual(instance.box, box);
+      near(instance.keypoints[0].x, left.x, 0.5, `box ${index} left x`);
+      near(instance.keypoints[1].y, right.y, 0.5, `box ${index} right y`);
+    });
+  });
+
+  test('multipart/form-data: image file part, boxes as JSON, options as fields', async () => {
+    const box = { x: 150, y: 100, width: 240, height: 180 };
+    const { left, right } = dotsFor(box, { size: 64 });
+    const png = await dotImage(640, 480, [left, right]);
+    const form = new FormData();
+    form.append('image', new Blob([png], { type: 'image/png' }), 'dots.png');
+    form.append('boxes', JSON.stringify([box]));
+    form.append('tta', 'false');
+    form.append('level', '0.5');
+    const response = await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form });
+    const body = (await response.json()) as any;
+    assert.equal(response.status, 200, JSON.stringify(body));
+    near(body.instances[0].keypoints[0].x, left.x, 0.5, 'left x');
+    near(body.instances[0].keypoints[1].y, right.y, 0.5, 'right y');
+    assert.equal(body.instances[0].keypoints[0].ellipse.level, 0.5);
+  });
+
+  test('EXIF orientation: coordinates refer to the oriented image', async () => {
+    // Stored landscape 400×300 with orientation 6 (rotate 90° clockwise to display): displayed 300×400.
+    const displayedBox = { x: 40, y: 80, width: 200, height: 180 };
+    const { left, right } = dotsFor(displayedBox, { size: 64 });
+    // A displayed point (x, y) is stored at (y, 300 − x) for orientation 6.
+    const stored = [left, right].map((dot) => ({ x: dot.y, y: 300 - dot.x, sigma: dot.sigma }));
+    const jpeg = await sharp(dotPixels(400, 300, stored), { raw: { width: 400, height: 300, channels: 3 } })
+      .jpeg({ quality: 100, chromaSubsampling: '4:4:4' })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: jpeg.toString('base64'), boxes: [displayedBox] });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.deepEqual(response.body.image, { width: 300, height: 400 });
+    near(response.body.instances[0].keypoints[0].x, left.x, 0.5, 'left x');
+    near(response.body.instances[0].keypoints[0].y, left.y, 0.5, 'left y');
+    near(response.body.instances[0].keypoints[1].x, right.x, 0.5, 'right x');
+  });
+
+  test('no boxes: the whole image is the box', async () => {
+    const box = { x: 0, y: 0, width: 320, height: 240 };
+    const { left, right } = dotsFor(box, { size: 64 });
+    const png = await dotImage(320, 240, [left, right]);
+    const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: png.toString('base64') });
+    assert.equal(response.status, 200);
+    assert.deepEqual(response.body.instances[0].box, box);
+    near(response.body.instances[0].keypoints[0].x, left.x, 0.5, 'left x');
+  });
+
+  test('every response says whether the model is trained and which provider ran it', async () => {
+    const png = await dotImage(64, 64, [{ x: 20, y: 30, sigma: 2 }]);
+    const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: png.toString('base64') });
+    assert.deepEqual(response.body.model, { name: 'dots', version: '1', trained: false, executionProvider: 'cpu' });
+  });
+});
