@@ -135,6 +135,9 @@ export const app = fp<AppOptions>(
       limits: { fileSize: config.BODY_LIMIT_BYTES, files: 1, fields: 16, parts: 17, fieldSize: 1024 * 1024 },
     });
 
+    // Only JSON and multipart bodies are part of the API; anything else is answered 415.
+    fastify.removeContentTypeParser('text/plain');
+
     fastify.setErrorHandler((error: FastifyError, request, reply) => {
       const problem = toProblem(error, request.url);
       if (problem.status >= 500) request.log.error({ err: error }, 'request failed');

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import { dotImage } from '../helpers/images.js';
+import { startService, type RunningService } from '../helpers/service.js';
+
+describe('error responses are problem+json with the right status, and the service stays up', () => {
+  let service: RunningService;
+  let png: Buffer;
+  before(async () => {
+    service = await startService({ models: ['dots'], env: { BODY_LIMIT_BYTES: String(256 * 1024), MAX_BOXES: '4', MAX_IMAGE_PIXELS: '1000000' } });
+    png = await dotImage(200, 150, [{ x: 60, y: 70, sigma: 3 }]);
+  });
+  after(async () => service.close());
+
+  async function expectProblem(response: Response, status: number, detailPattern: RegExp) {
+    const text = await response.text();
+    assert.equal(response.status, status, text);
+    assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    const body = JSON.parse(text);
+    assert.equal(body.status, status);
+    assert.equal(typeof body.title, 'string');
+    assert.match(body.type, /^urn:huber-keypoints:problem:/);
+    assert.match(body.detail, detailPattern);
+    assert.doesNotMatch(text, /at .*\.js:\d+/, 'no stack trace in the body');
+    // The service keeps answering good requests after every refusal.
+    const check = await post({ image: png.toString('base64') });
+    assert.equal(check.status, 200);
+    return body;
+  }
+
+  function post(body: unknown, model = 'dots', headers: Record<string, string> = { 'content-type': 'application/json' }) {
+    return fetch(`${service.url}/v1/models/${model}/predict`, {
+      method: 'POST',
+      headers,
+      body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+    });
+  }
+
+  test('unknown model: 404', async () => {
+    await expectProblem(await post({ image: png.toString('base64') }, 'no-such-model'), 404, /"no-such-model" is not in the model repository/);
+  });
+
+  test('path tricks in the model name: 404, nothing read from disk', async () => {
+    for (const name of ['..%2Fdots', '%2E%2E%2F%2E%2E%2Fetc%2Fpasswd', 'dots%2F..%2Fdots']) {
+      const response = await post({ image: png.toString('base64') }, name);
+      assert.equal(response.status, 404, name);
+      assert.match(response.headers.get('content-type') ?? '', /problem\+json/);
+      await response.arrayBuffer();
+    }
+  });
+
+  test('bytes that are not an image: 415', async () => {
+    await expectProblem(await post({ image: Buffer.from('definitely not an image').toString('base64') }), 415, /not a supported image/);
+  });
+
+  test('a truncated PNG: 400 naming the format', async () => {
+    await expectProblem(await post({ image: png.subarray(0, png.length - 40).toString('base64') }), 400, /could not be decoded as png/);
+  });
+
+  test('invalid base64: 400', async () => {
+    await expectProblem(await post({ image: '!!!not base64!!!' }), 400, /base64/);
+  });
+
+  test('malformed JSON: 400', async () => {
+    await expectProblem(await post('{"image": '), 400, /JSON|json/);
+  });
+
+  test('missing image: 400 naming the field', async () => {
+    await expectProblem(await post({ boxes: [] }), 400, /image/);
+  });
+
+  test('unknown field: 400 naming it', async () => {
+    await expectProblem(await post({ image: png.toString('base64'), colour: 'blue' }), 400, /additional properties|colour/);
+  });
+
+  test('level outside (0, 1): 400', async () => {
+    await expectProblem(await post({ image: png.toString('base64'), level: 1 }), 400, /level/);
+    await expectProblem(await post({ image: png.toString('base64'), level: 0 }), 400, /level/);
+  });
+
+  test('zero-width box: 400 from the schema', async () => {
+    await expectProblem(await post({ image: png.toString('base64'), boxes: [{ x: 1, y: 1, width: 0, height: 5 }] }), 400, /width/);
+  });
+
+  test('box that overflows to Infinity: 400 naming the box field', async () => {
+    const body = `{"image": "${png.toString('base64')}", "boxes": [{"x": 1, "y": 1, "width": 10, "height": 10}, {"x": 1e400, "y": 1, "width": 10, "height": 10}]}`;
+    await expectProblem(await post(body), 400, /boxes\/1\/x must be number/);
+  });
+
+  test('box outside the image: 422 naming the box', async () => {
+    await expectProblem(
+      await post({ image: png.toString('base64'), boxes: [{ x: 10, y: 10, width: 20, height: 20 }, { x: 500, y: 10, width: 20, height: 20 }] }),
+      422,
+      /boxes\[1\].*outside the 200×150 image/,
+    );
+  });
+
+  test('too many boxes: 422', async () => {
+    const boxes = Array.from({ length: 5 }, () => ({ x: 10, y: 10, width: 20, height: 20 }));
+    await expectProblem(await post({ image: png.toString('base64'), boxes }), 422, /5 boxes sent, more than the limit of 4/);
+  });
+
+  test('body over the limit: 413', async () => {
+    await expectProblem(await post({ image: 'A'.repeat(300 * 1024) }), 413, /.+/);
+  });
+
+  test('multipart file over the limit: 413', async () => {
+    const form = new FormData();
+    form.append('image', new Blob([Buffer.alloc(300 * 1024, 1)]), 'big.png');
+    const response = await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form });
+    await expectProblem(response, 413, /.+/);
+  });
+
+  test('image over the pixel limit (a small PNG declaring many pixels): 413', async () => {
+    const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+    await expectProblem(await post({ image: big.toString('base64') }), 413, /2000×2000 = 4000000 pixels, over the limit of 1000000/);
+  });
+
+  test('multipart without the image part: 400', async () => {
+    const form = new FormData();
+    form.append('boxes', '[]');
+    await expectProblem(await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form }), 400, /image/);
+  });
+
+  test('multipart with boxes that are not JSON: 400 naming boxes', async () => {
+    const form = new FormData();
+    form.append('image', new Blob([png]), 'dots.png');
+    form.append('boxes', '[{x: 1}');
+    await expectProblem(await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form }), 400, /boxes field is not valid JSON/);
+  });
+
+  test('unsupported content type: 415', async () => {
+    await expectProblem(await post('hello', 'dots', { 'content-type': 'text/plain' }), 415, /.+/);
+  });
+
+  test('unknown route: 404 problem', async () => {
+    await expectProblem(await fetch(`${service.url}/v2/nothing`), 404, /no route GET \/v2\/nothing/);
+  });
+
+  test('GET /v1/models/{unknown}: 404', async () => {
+    await expectProblem(await fetch(`${service.url}/v1/models/nope`), 404, /"nope"/);
+  });
+});
