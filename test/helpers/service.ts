@@ -15,10 +15,17 @@ export interface RunningService {
 
 /** The real app on a real loopback socket over a fresh fixture model repository. */
 export async function startService(
-  options: { models?: readonly FixtureModelName[]; broken?: readonly BrokenModelKind[]; env?: Record<string, string> } = {},
+  options: {
+    models?: readonly FixtureModelName[];
+    broken?: readonly BrokenModelKind[];
+    env?: Record<string, string>;
+    /** Adds more to the repository before the models load. */
+    prepare?: (repository: string) => Promise<unknown>;
+  } = {},
 ): Promise<RunningService> {
   const repository = await mkdtemp(path.join(os.tmpdir(), 'huber-models-'));
   await writeFixtureRepository(repository, { models: options.models ?? ['dots', 'dots-nu'], broken: options.broken ?? [] });
+  await options.prepare?.(repository);
   const config = loadConfig({
     MODEL_REPOSITORY: repository,
     EXECUTION_PROVIDERS: 'cpu',

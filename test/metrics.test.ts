@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { dotImage } from './helpers/images.js';
+import { postJson, startService, type RunningService } from './helpers/service.js';
+
+const run = promisify(execFile);
+
+async function promtoolPath(): Promise<string | null> {
+  try {
+    await run('promtool', ['--version']);
+    return 'promtool';
+  } catch {
+    return null;
+  }
+}
+
+/** Parses the text exposition into sample lines keyed by name and label set. */
+function samples(text: string): Map<string, number> {
+  const result = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    assert.ok(match, `unparsable exposition line: ${line}`);
+    result.set(match[1]!, Number(match[2]));
+  }
+  return result;
+}
+
+describe('GET /metrics', () => {
+  let service: RunningService;
+  let text: string;
+  before(async () => {
+    service = await startService({ models: ['dots'] });
+    const png = await dotImage(320, 240, [{ x: 100, y: 120, sigma: 4 }, { x: 220, y: 110, sigma: 4 }]);
+    for (let i = 0; i < 3; i++) {
+      const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: png.toString('base64'), boxes: [{ x: 40, y: 40, width: 240, height: 160 }] });
+      assert.equal(response.status, 200);
+    }
+    await postJson(`${service.url}/v1/models/nope/predict`, { image: png.toString('base64') });
+    const response = await fetch(`${service.url}/metrics`);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
+    text = await response.text();
+  });
+  after(async () => service.close());
+
+  test('counts requests by route and status, and times every stage', () => {
+    const values = samples(text);
+    assert.equal(values.get('huber_http_requests_total{route="/v1/models/:model/predict",method="POST",status="200"}'), 3);
+    assert.equal(values.get('huber_http_requests_total{route="/v1/models/:model/predict",method="POST",status="404"}'), 1);
+    for (const stage of ['decode', 'queue', 'inference', 'postprocess']) {
+      const count = values.get(`huber_stage_duration_seconds_count{model="dots",stage="${stage}"}`) ?? 0;
+      assert.ok(count >= 3, `stage ${stage} observed ${count} times`);
+    }
+    assert.equal(values.get('huber_predicted_instances_total{model="dots"}'), 3);
+    // Two keypoints a box, three boxes, every one with a TTA fusion and an uncertainty observation.
+    assert.equal(values.get('huber_predicted_relative_rmse_count{model="dots"}'), 6);
+    assert.equal(values.get('huber_fusion_iterations_count{model="dots"}'), 6);
+    assert.ok((values.get('huber_inference_batch_size_count{model="dots"}') ?? 0) >= 3);
+    assert.ok(values.has('process_resident_memory_bytes'));
+  });
+
+  test('no gauge carries a counter suffix', () => {
+    assert.doesNotMatch(text, /^# TYPE \S+_total gauge$/m);
+  });
+
+  test('the exposition passes promtool check metrics', async (context) => {
+    const promtool = await promtoolPath();
+    if (!promtool) {
+      context.skip('promtool is not installed (.ci/run installs Debian\'s prometheus package)');
+      return;
+    }
+    const child = execFile(promtool, ['check', 'metrics']);
+    const output: string[] = [];
+    child.stdout?.on('data', (chunk) => output.push(String(chunk)));
+    child.stderr?.on('data', (chunk) => output.push(String(chunk)));
+    child.stdin?.end(text);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, output.join(''));
+  });
+});
