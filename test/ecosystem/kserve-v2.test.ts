@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { dotPixels } from '../helpers/images.js';
+import { postJson, startService, type RunningService } from '../helpers/service.js';
+
+type Tensor = { name: string; datatype: string; shape: number[]; data: number[] };
+
+function near(actual: number, expected: number, tolerance: number, what: string) {
+  assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} differs from ${expected} by more than ${tolerance}`);
+}
+
+function imageTensor(width: number, height: number, dots: Parameters<typeof dotPixels>[2]) {
+  return { name: 'image', datatype: 'UINT8', shape: [height, width, 3], data: [...dotPixels(width, height, dots)] };
+}
+
+const output = (body: { outputs: Tensor[] }, name: string) => {
+  const tensor = body.outputs.find((candidate) => candidate.name === name);
+  assert.ok(tensor, `output ${name} missing from ${body.outputs.map((candidate) => candidate.name).join(', ')}`);
+  return tensor;
+};
+
+describe('KServe Open Inference Protocol v2', () => {
+  let service: RunningService;
+  before(async () => {
+    service = await startService({ models: ['dots'], broken: ['missing-onnx'] });
+  });
+  after(async () => service.close());
+
+  test('server metadata, liveness and readiness', async () => {
+    const metadata = await fetch(`${service.url}/v2`);
+    assert.equal(metadata.status, 200);
+    assert.equal(((await metadata.json()) as { name: string }).name, 'huber-keypoints');
+    const live = await fetch(`${service.url}/v2/health/live`);
+    assert.equal(live.status, 200);
+    assert.deepEqual(await live.json(), { live: true });
+    const ready = await fetch(`${service.url}/v2/health/ready`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { ready: true });
+  });
+
+  test('model metadata names the tensors with the keypoint count', async () => {
+    const response = await fetch(`${service.url}/v2/models/dots`);
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), {
+      name: 'dots',
+      versions: ['1'],
+      platform: 'onnxruntime',
+      inputs: [
+        { name: 'image', datatype: 'UINT8', shape: [-1, -1, 3] },
+        { name: 'boxes', datatype: 'FP32', shape: [-1, 4] },
+      ],
+      outputs: [
+        { name: 'keypoints', datatype: 'FP32', shape: [-1, 2, 2] },
+        { name: 'covariance', datatype: 'FP32', shape: [-1, 2, 2, 2] },
+        { name: 'ellipse', datatype: 'FP32', shape: [-1, 2, 3] },
+        { name: 'rmse', datatype: 'FP32', shape: [-1, 2] },
+        { name: 'boxes', datatype: 'FP32', shape: [-1, 4] },
+      ],
+    });
+  });
+
+  test('model readiness: 200 ready, 404 unknown as problem+json with the protocol error member', async () => {
+    const ready = await fetch(`${service.url}/v2/models/dots/ready`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { name: 'dots', ready: true });
+    const unknown = await fetch(`${service.url}/v2/models/nope/ready`);
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.headers.get('content-type') ?? '', /application\/problem\+json/);
+    const problem = (await unknown.json()) as { status: number; error: string; detail: string };
+    assert.equal(problem.status, 404);
+    assert.equal(problem.error, problem.detail);
+    assert.match(problem.detail, /"nope"/);
+  });
+
+  for (const tta of [true, false]) {
+    test(`infer finds both dots within 0.5 px in two boxes (tta ${tta})`, async () => {
+      const [width, height] = [160, 120];
+      const dots = [
+        { x: 22.3, y: 40.6, sigma: 1.5 },
+        { x: 52.8, y: 44.1, sigma: 1.5 },
+        { x: 96.4, y: 80.2, sigma: 1.5 },
+        { x: 141.7, y: 77.9, sigma: 1.5 },
+      ];
+      const response = await postJson(`${service.url}/v2/models/dots/infer`, {
+        id: 'request-1',
+        parameters: { tta, fusion: 'ml', level: 0.9 },
+        inputs: [
+          imageTensor(width, height, dots),
+          { name: 'boxes', datatype: 'FP32', shape: [2, 4], data: [[0, 10, 75, 60], [80, 50, 80, 60]] },
+        ],
+      });
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      assert.equal(response.body.model_name, 'dots');
+      assert.equal(response.body.model_version, '1');
+      assert.equal(response.body.id, 'request-1');
+      assert.equal(response.body.parameters.keypoint_names, 'left_dot,right_dot');
+      assert.equal(response.body.parameters.level, 0.9);
+      const keypoints = output(response.body, 'keypoints');
+      assert.equal(keypoints.datatype, 'FP32');
+      assert.deepEqual(keypoints.shape, [2, 2, 2]);
+      dots.forEach((dot, index) => {
+        near(keypoints.data[2 * index]!, dot.x, 0.5, `dot ${index} x`);
+        near(keypoints.data[2 * index + 1]!, dot.y, 0.5, `dot ${index} y`);
+      });
+      const covariance = output(response.body, 'covariance');
+      assert.deepEqual(covariance.shape, [2, 2, 2, 2]);
+      const ellipse = output(response.body, 'ellipse');
+      assert.deepEqual(ellipse.shape, [2, 2, 3]);
+      const rmse = output(response.body, 'rmse');
+      assert.deepEqual(rmse.shape, [2, 2]);
+      for (let k = 0; k < 4; k++) {
+        const [sxx, sxy, syx, syy] = covariance.data.slice(4 * k, 4 * k + 4) as [number, number, number, number];
+        assert.equal(sxy, syx, 'covariance is symmetric');
+        assert.ok(sxx > 0 && syy > 0 && sxx * syy > sxy * sxy, 'covariance is positive definite');
+        near(rmse.data[k]!, Math.sqrt(sxx + syy), 1e-9, 'rmse = √trace Σ');
+        const [major, minor] = ellipse.data.slice(3 * k, 3 * k + 2) as [number, number];
+        assert.ok(major >= minor && minor > 0, 'semi-axes ordered and positive');
+      }
+      assert.deepEqual(output(response.body, 'boxes').data, [0, 10, 75, 60, 80, 50, 80, 60]);
+    });
+  }
+
+  test('infer without boxes predicts the whole image, and returns only the requested outputs', async () => {
+    const [width, height] = [64, 48];
+    const dots = [
+      { x: 14.2, y: 20.7, sigma: 1.5 },
+      { x: 47.6, y: 27.3, sigma: 1.5 },
+    ];
+    const response = await postJson(`${service.url}/v2/models/dots/infer`, {
+      inputs: [imageTensor(width, height, dots)],
+      outputs: [{ name: 'keypoints' }, { name: 'boxes' }],
+    });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.deepEqual(
+      response.body.outputs.map((tensor: Tensor) => tensor.name),
+      ['keypoints', 'boxes'],
+    );
+    assert.deepEqual(output(response.body, 'boxes').data, [0, 0, width, height]);
+    const keypoints = output(response.body, 'keypoints').data;
+    near(keypoints[0]!, dots[0]!.x, 0.5, 'left x');
+    near(keypoints[1]!, dots[0]!.y, 0.5, 'left y');
+    near(keypoints[2]!, dots[1]!.x, 0.5, 'right x');
+    near(keypoints[3]!, dots[1]!.y, 0.5, 'right y');
+  });
+
+  const refusals: Array<{ label: string; status: number; body: unknown; detail: RegExp }> = [
+    {
+      label: 'wrong datatype',
+      status: 400,
+      body: { inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 3], data: [0, 0, 0] }] },
+      detail: /must be UINT8/,
+    },
+    {
+      label: 'data that does not fill the shape',
+      status: 400,
+      body: { inputs: [{ name: 'image', datatype: 'UINT8', shape: [2, 2, 3], data: [0, 0, 0] }] },
+      detail: /3 elements; shape \[2, 2, 3\] needs 12/,
+    },
+    {
+      label: 'a pixel out of range',
+      status: 400,
+      body: { inputs: [{ name: 'image', datatype: 'UINT8', shape: [1, 1, 3], data: [0, 256, 0] }] },
+      detail: /element 1 is 256/,
+    },
+    {
+      label: 'no image input',
+      status: 400,
+      body: { inputs: [{ name: 'boxes', datatype: 'FP32', shape: [1, 4], data: [0, 0, 1, 1] }] },
+      detail: /"image" .* is required/,
+    },
+    {
+      label: 'an unknown output',
+      status: 400,
+      body: { inputs: [{ name: 'image', datatype: 'UINT8', shape: [1, 1, 3], data: [0, 0, 0] }], outputs: [{ name: 'heatmap' }] },
+      detail: /unknown output "heatmap"/,
+    },
+    {
+      label: 'a box outside the image',
+      status: 422,
+      body: {
+        inputs: [
+          { name: 'image', datatype: 'UINT8', shape: [1, 1, 3], data: [0, 0, 0] },
+          { name: 'boxes', datatype: 'FP32', shape: [1, 4], data: [5, 5, 1, 1] },
+        ],
+      },
+      detail: /boxes\[0\].*outside/,
+    },
+  ];
+  for (const { label, status, body, detail } of refusals) {
+    test(`infer refuses ${label} with ${status} problem+json`, async () => {
+      const response = await postJson(`${service.url}/v2/models/dots/infer`, body);
+      assert.equal(response.status, status, JSON.stringify(response.body));
+      assert.match(response.type, /application\/problem\+json/);
+      assert.match(response.body.detail, detail);
+    });
+  }
+
+  test('a model that failed to load is not ready: 503 from ready and infer', async () => {
+    const ready = await fetch(`${service.url}/v2/models/broken-missing-onnx/ready`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { name: 'broken-missing-onnx', ready: false });
+    const infer = await postJson(`${service.url}/v2/models/broken-missing-onnx/infer`, {
+      inputs: [{ name: 'image', datatype: 'UINT8', shape: [1, 1, 3], data: [0, 0, 0] }],
+    });
+    assert.equal(infer.status, 503);
+    assert.match(infer.body.detail, /failed to load/);
+  });
+
+  test('infer on an unknown model is 404', async () => {
+    const response = await postJson(`${service.url}/v2/models/nope/infer`, {
+      inputs: [{ name: 'image', datatype: 'UINT8', shape: [1, 1, 3], data: [0, 0, 0] }],
+    });
+    assert.equal(response.status, 404);
+    assert.equal(response.body.error, response.body.detail);
+  });
+});
