@@ -8,6 +8,7 @@ import { ProblemError, problemUri } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { ModelRegistry } from './models/model-registry.js';
 import { healthRoutes } from './routes/health.js';
+import { kserveV2Routes } from './routes/kserve-v2.js';
 import { modelRoutes } from './routes/models.js';
 import { predictRoutes } from './routes/predict.js';
 import { ModelInfo } from './schemas/models.js';
@@ -167,6 +168,7 @@ export const app = fp<AppOptions>(
       metrics,
       limits: { maxPixels: config.MAX_IMAGE_PIXELS, maxBoxes: config.MAX_BOXES },
     });
+    await fastify.register(kserveV2Routes, { registry, metrics, limits: { maxPixels: config.MAX_IMAGE_PIXELS, maxBoxes: config.MAX_BOXES } });
     fastify.get(
       '/metrics',
       {
