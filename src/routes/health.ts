@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import type { ModelRegistry } from '../models/model-registry.js';
+import { problemResponses } from '../schemas/problem.js';
 
 const ModelStates = Type.Record(Type.String(), Type.String(), { description: 'State of each model: loading, ready or failed.' });
 
@@ -12,7 +13,7 @@ export const healthRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = asy
         operationId: 'liveness',
         summary: 'Liveness: the process answers',
         tags: ['operations'],
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        response: { 200: Type.Object({ status: Type.Literal('ok') }, { examples: [{ status: 'ok' }] }), ...problemResponses({ 500: 'Internal error' }) },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -26,8 +27,15 @@ export const healthRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = asy
         description: ' 200 once no model is still loading and at least one is ready; 503 before that. Failed models are listed.',
         tags: ['operations'],
         response: {
-          200: Type.Object({ status: Type.Literal('ready'), models: ModelStates }),
-          503: Type.Object({ status: Type.Literal('not-ready'), models: ModelStates }),
+          200: Type.Object(
+            { status: Type.Literal('ready'), models: ModelStates },
+            { examples: [{ status: 'ready', models: { 'resnet101-huber-wflw': 'ready' } }] },
+          ),
+          503: Type.Object(
+            { status: Type.Literal('not-ready'), models: ModelStates },
+            { description: 'A model is still loading, or none is ready', examples: [{ status: 'not-ready', models: { 'resnet101-huber-wflw': 'loading' } }] },
+          ),
+          ...problemResponses({ 500: 'Internal error' }),
         },
       },
     },

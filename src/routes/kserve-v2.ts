@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { FastifyPluginAsync } from 'fastify';
 import sharp from 'sharp';
 import Type, { type Static } from 'typebox';
@@ -38,7 +39,12 @@ const TensorMetadata = Type.Object({
 });
 
 const V2Params = Type.Object({
-  model: Type.String({ minLength: 1, maxLength: 200, description: 'Model name: its folder in the model repository.' }),
+  model: Type.String({
+    minLength: 1,
+    maxLength: 200,
+    description: 'Model name: its folder in the model repository.',
+    examples: ['resnet101-huber-wflw'],
+  }),
 });
 
 const RequestInput = Type.Object({
@@ -131,6 +137,8 @@ const ModelMetadata = Type.Object(
     ],
   },
 );
+
+const internalError = problemResponses({ 500: 'Internal error' });
 
 const OUTPUT_NAMES = ['keypoints', 'covariance', 'ellipse', 'rmse', 'boxes'] as const;
 type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -226,6 +234,8 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
   { registry, metrics, limits },
 ) => {
   const tags = ['kserve-v2'];
+  // The native API's bearer token guards /v2/models/* too when AUTH_TOKEN is set.
+  const security: Array<Record<string, string[]>> = [{}, { bearerAuth: [] }];
   const findEntry = (name: string) => {
     const entry = registry.entries.get(name);
     if (!entry) throw modelNotFound(name);
@@ -244,6 +254,7 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
             { name: Type.String(), version: Type.String(), extensions: Type.Array(Type.String()) },
             { examples: [{ name: 'huber-keypoints', version: '1.0.0', extensions: [] }] },
           ),
+          ...internalError,
         },
       },
     },
@@ -257,7 +268,7 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
         operationId: 'v2ServerLive',
         summary: 'Open Inference Protocol: server liveness',
         tags,
-        response: { 200: Type.Object({ live: Type.Boolean() }, { examples: [{ live: true }] }) },
+        response: { 200: Type.Object({ live: Type.Boolean() }, { examples: [{ live: true }] }), ...internalError },
       },
     },
     async () => ({ live: true }),
@@ -274,6 +285,7 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
         response: {
           200: Type.Object({ ready: Type.Boolean() }, { examples: [{ ready: true }] }),
           503: Type.Object({ ready: Type.Boolean() }, { description: 'Not ready yet', examples: [{ ready: false }] }),
+          ...internalError,
         },
       },
     },
@@ -289,7 +301,11 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
         description: 'The tensors `infer` takes and returns. Keypoint counts are known once the manifest has loaded.',
         tags,
         params: V2Params,
-        response: { 200: ModelMetadata, ...problemResponses({ 404: 'No such model', 503: 'Model failed to load' }) },
+        security,
+        response: {
+          200: ModelMetadata,
+          ...problemResponses({ 400: 'Malformed model name', 401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)', 404: 'No such model', 500: 'Internal error', 503: 'Model failed to load' }),
+        },
       },
     },
     async (request) => {
@@ -317,13 +333,14 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
         summary: 'Open Inference Protocol: model readiness',
         tags,
         params: V2Params,
+        security,
         response: {
           200: Type.Object({ name: Type.String(), ready: Type.Boolean() }, { examples: [{ name: 'resnet101-huber-wflw', ready: true }] }),
           503: Type.Object(
             { name: Type.String(), ready: Type.Boolean() },
             { description: 'Model loading or failed', examples: [{ name: 'resnet101-huber-wflw', ready: false }] },
           ),
-          ...problemResponses({ 404: 'No such model' }),
+          ...problemResponses({ 400: 'Malformed model name', 401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)', 404: 'No such model', 500: 'Internal error' }),
         },
       },
     },
@@ -344,15 +361,20 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
           'Input `image` UINT8 [H, W, 3] (RGB, row-major) and optional `boxes` FP32 [B, 4] (x, y, width, height); parameters `tta`, `fusion`, `level`. Outputs `keypoints` FP32 [B, K, 2], `covariance` FP32 [B, K, 2, 2], `ellipse` FP32 [B, K, 3] (semi-major, semi-minor, angle in degrees), `rmse` FP32 [B, K] and `boxes` FP32 [B, 4], all in image pixels. Response parameters name the keypoints in order.',
         tags,
         params: V2Params,
+        security,
         body: InferRequest,
         response: {
           200: InferResponse,
           ...problemResponses({
             400: 'Malformed request or tensor',
+            401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)',
             404: 'No such model',
             413: 'Body or image larger than the configured limits',
+            415: 'Unsupported content type: send application/json',
             422: 'Boxes that are empty, non-finite, outside the image, or too many',
-            503: 'Model not ready, or inference failed',
+            500: 'Internal error',
+            503: 'Model not ready, queue full or server overloaded (see Retry-After), or inference failed',
+            504: 'The server\'s longest deadline passed before inference',
           }),
         },
       },
@@ -379,7 +401,14 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
       const png = await sharp(pixels, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
       const result = await predictKeypoints(
         served,
-        { image: png, boxes: boxesInput ? boxList(boxesInput) : undefined, ...options, includeViews: false },
+        {
+          image: png,
+          boxes: boxesInput ? boxList(boxesInput) : undefined,
+          ...options,
+          includeViews: false,
+          // The protocol carries no deadline of its own; the server's longest applies.
+          deadline: performance.now() + limits.maxDeadlineMs,
+        },
         limits,
         metrics,
       );

@@ -54,7 +54,7 @@ export const modelRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = asyn
         params: ModelParams,
         response: {
           200: Type.Ref('ModelInfo'),
-          ...problemResponses({ 404: 'No such model', 500: 'Internal error' }),
+          ...problemResponses({ 400: 'Malformed model name', 404: 'No such model', 500: 'Internal error' }),
         },
       },
     },

@@ -1,5 +1,24 @@
 import Type from 'typebox';
 
+/** A two-keypoint model as `GET /v1/models/{model}` describes it (the manifest shortened to its keypoints). */
+function modelInfoExample() {
+  const keypoints = ['left_eye', 'right_eye'].map((name) => ({ name, mean: [0, 0], whitening: [[1, 0], [0, 1]] }));
+  return {
+    name: 'eyes-huber',
+    state: 'ready',
+    error: null,
+    version: '1',
+    description: 'Eye centres',
+    trained: true,
+    executionProvider: 'cpu',
+    executionProviderFallbacks: [{ provider: 'cuda', reason: 'CUDA execution provider is not available in this build' }],
+    inputs: [{ name: 'input', shape: ['N', 3, 224, 224], type: 'float32' }],
+    outputs: [{ name: 'output', shape: ['N', 10], type: 'float32' }],
+    kappa: 3.0764736783898,
+    manifest: { name: 'eyes-huber', version: '1', trained: true, file: 'model.onnx', keypoints, flipPairs: [[0, 1]] },
+  };
+}
+
 const TensorInfo = Type.Object({
   name: Type.String(),
   shape: Type.Array(Type.Union([Type.Integer(), Type.String()]), { description: 'Numbers, or names of dynamic axes.' }),
@@ -25,11 +44,16 @@ export const ModelInfo = Type.Object(
       description: 'The manifest.json as loaded (SPEC §6).',
     }),
   },
-  { $id: 'ModelInfo' },
+  { $id: 'ModelInfo', examples: [modelInfoExample()] },
 );
 
-export const ModelList = Type.Object({ models: Type.Array(Type.Ref('ModelInfo')) });
+export const ModelList = Type.Object({ models: Type.Array(Type.Ref('ModelInfo')) }, { examples: [{ models: [modelInfoExample()] }] });
 
 export const ModelParams = Type.Object({
-  model: Type.String({ minLength: 1, maxLength: 200, description: 'Model name: its folder in the model repository.' }),
+  model: Type.String({
+    minLength: 1,
+    maxLength: 200,
+    description: 'Model name: its folder in the model repository.',
+    examples: ['resnet101-huber-wflw'],
+  }),
 });

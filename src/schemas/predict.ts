@@ -43,7 +43,10 @@ export const PredictJsonBody = Type.Object(
     }),
     ...predictOptions,
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ image: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAADElEQVQImWNgYGAAAAAEAAGjChXjAAAAAElFTkSuQmCC', boxes: [{ x: 420, y: 160, width: 300, height: 340 }], tta: true, fusion: 'ml', level: 0.95 }],
+  },
 );
 
 /** The multipart form: the same fields, the image as a file part and `boxes` as a JSON-encoded part. */
@@ -53,12 +56,26 @@ export const PredictMultipartBody = Type.Object(
     image: Type.Unsafe<Buffer>({ description: 'The image file.' }),
     ...predictOptions,
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ image: '(PNG or JPEG file bytes)', boxes: [{ x: 420, y: 160, width: 300, height: 340 }], tta: 'true' }] },
 );
 
 /** The body after validation, which fills every default. */
 export type PredictBody = Required<Omit<Static<typeof PredictJsonBody>, 'image' | 'boxes'>> &
   Pick<Static<typeof PredictJsonBody>, 'boxes'> & { image: string | Buffer };
+
+function keypointExample(name: string, x: number, y: number) {
+  return {
+    name,
+    x,
+    y,
+    covariance: [
+      [55.29, 4.1],
+      [4.1, 129.64],
+    ],
+    ellipse: { level: 0.95, semiMajor: 31.06, semiMinor: 20.15, angle: 86.8 },
+    rmse: 13.6,
+  };
+}
 
 const Matrix2 = Type.Tuple([Type.Tuple([Type.Number(), Type.Number()]), Type.Tuple([Type.Number(), Type.Number()])]);
 
@@ -69,7 +86,7 @@ export const Ellipse = Type.Object(
     semiMinor: Type.Number({ description: 'Semi-minor axis, image pixels.' }),
     angle: Type.Number({ description: 'Major axis direction in degrees from +x toward +y (as SVG rotate() draws it).' }),
   },
-  { $id: 'Ellipse' },
+  { $id: 'Ellipse', examples: [{ level: 0.95, semiMajor: 31.06, semiMinor: 20.15, angle: 86.8 }] },
 );
 
 const keypointFields = {
@@ -82,7 +99,7 @@ const keypointFields = {
 
 export const Keypoint = Type.Object(
   { name: Type.String(), ...keypointFields },
-  { $id: 'Keypoint' },
+  { $id: 'Keypoint', examples: [keypointExample('contour_0', 469.69, 314.36)] },
 );
 
 export const ViewPrediction = Type.Object(
@@ -90,7 +107,7 @@ export const ViewPrediction = Type.Object(
     mirrored: Type.Boolean(),
     keypoints: Type.Array(Type.Object({ name: Type.String(), ...keypointFields })),
   },
-  { $id: 'ViewPrediction' },
+  { $id: 'ViewPrediction', examples: [{ mirrored: true, keypoints: [keypointExample('contour_0', 469.9, 314.1)] }] },
 );
 
 export const ModelSummary = Type.Object({
@@ -99,6 +116,7 @@ export const ModelSummary = Type.Object({
   trained: Type.Boolean({ description: 'false: demonstration weights, predictions carry no information about the image.' }),
   executionProvider: Type.String({ description: 'ONNX Runtime execution provider that ran the model (cuda or cpu).' }),
 });
+
 
 export const PredictResponse = Type.Object({
   model: ModelSummary,
@@ -118,6 +136,20 @@ export const PredictResponse = Type.Object({
       totalMs: Type.Number(),
     },
   ),
+}, {
+  examples: [
+    {
+      model: { name: 'resnet101-huber-wflw', version: '1', trained: false, executionProvider: 'cpu' },
+      image: { width: 640, height: 480 },
+      instances: [
+        {
+          box: { x: 420, y: 160, width: 300, height: 340 },
+          keypoints: [keypointExample('contour_0', 469.69, 314.36), keypointExample('contour_1', 471.2, 330.02)],
+        },
+      ],
+      timings: { decodeMs: 15.03, inferenceMs: 10.68, postprocessMs: 1.48, totalMs: 27.19 },
+    },
+  ],
 });
 
 export type PredictResponseBody = Static<typeof PredictResponse>;
