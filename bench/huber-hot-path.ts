@@ -1,0 +1,116 @@
+/**
+ * Hot-path benchmark for the Huber core: 98 keypoints (WFLW) × 2 views (crop + mirror), ML fusion.
+ * Prints µs per request for predictKeypoints2 and for a plain decode-only loop over the same outputs,
+ * measured in the same run, and their ratio. Run with `npm run bench:huber`.
+ */
+
+import {
+  decode2Into,
+  DECODED_STRIDE_2,
+  type DistributionParams,
+  huberConstants,
+  type KeypointNormalization2,
+  predictKeypoints2,
+  type PredictOptions2,
+  type ViewInput2,
+} from '../src/huber/index.js';
+
+const K = 98;
+const SIZE = 224;
+const PARAMS: DistributionParams = { delta: 1, theta: 1, eigenvalueOffset: 25.5, parameterization: 'nu' };
+
+// SPEC §7 WFLW flip pairs.
+const FLIP_PAIRS: [number, number][] = [
+  ...Array.from({ length: 16 }, (_, i) => [i, 32 - i] as [number, number]),
+  [33, 46], [34, 45], [35, 44], [36, 43], [37, 42], [38, 50], [39, 49], [40, 48], [41, 47],
+  [55, 59], [56, 58],
+  [60, 72], [61, 71], [62, 70], [63, 69], [64, 68], [65, 75], [66, 74], [67, 73],
+  [76, 82], [77, 81], [78, 80], [83, 87], [84, 86], [88, 92], [89, 91], [93, 95], [96, 97],
+];
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function build(): { views: ViewInput2[]; normalization: KeypointNormalization2[] } {
+  const random = mulberry32(7);
+  const normal = (): number => Math.sqrt(-2 * Math.log(random() + 1e-300)) * Math.cos(2 * Math.PI * random());
+  const flip = Array.from({ length: K }, (_, i) => i);
+  for (const [a, b] of FLIP_PAIRS) {
+    flip[a] = b;
+    flip[b] = a;
+  }
+  const normalization: KeypointNormalization2[] = Array.from({ length: K }, () => ({
+    mean: [SIZE / 2 + 30 * normal(), SIZE / 2 + 30 * normal()] as const,
+    whitening: [[1 / 20, 0], [0, 1 / 20]] as const,
+  }));
+  const truth = Array.from({ length: K }, () => [SIZE / 2 + 40 * normal(), SIZE / 2 + 40 * normal()]);
+  const raw = new Float32Array(2 * 5 * K);
+  // View 0 slot k predicts keypoint k; view 1 (mirrored crop) slot k predicts keypoint flip[k], mirrored.
+  for (let v = 0; v < 2; v++) {
+    for (let k = 0; k < K; k++) {
+      const source = v === 0 ? k : flip[k];
+      const qx = v === 0 ? truth[source][0] : SIZE - truth[source][0];
+      const qy = truth[source][1];
+      const { mean, whitening } = normalization[k];
+      const g = 25.5 + normal();
+      const yx = whitening[0][0] * (qx - mean[0]) + 0.05 * normal();
+      const yy = whitening[1][1] * (qy - mean[1]) + 0.05 * normal();
+      raw.set([g * yx, g * yy, g - 25.5, 0.5 * normal(), g - 25.5 + 0.5 * normal()], v * 5 * K + 5 * k);
+    }
+  }
+  const scale = 1.8;
+  const views: ViewInput2[] = [
+    { raw, offset: 0, inputToImage: { m: [scale, 0, 0, scale], t: [400, 300] }, slotToKeypoint: null },
+    { raw, offset: 5 * K, inputToImage: { m: [-scale, 0, 0, scale], t: [400 + scale * SIZE, 300] }, slotToKeypoint: flip },
+  ];
+  return { views, normalization };
+}
+
+function timePerCall(fn: () => void, minMs = 1500): number {
+  for (let i = 0; i < 2000; i++) fn();
+  let calls = 0;
+  const start = process.hrtime.bigint();
+  let elapsed = 0;
+  while (elapsed < minMs * 1e6) {
+    for (let i = 0; i < 200; i++) fn();
+    calls += 200;
+    elapsed = Number(process.hrtime.bigint() - start);
+  }
+  return elapsed / calls / 1000;
+}
+
+const { views, normalization } = build();
+const options: PredictOptions2 = { fusion: 'ml', level: 0.95, includeViews: false };
+const { kappa } = huberConstants(2, PARAMS.delta);
+const scratch = new Float64Array(2 * K * DECODED_STRIDE_2);
+let sink = 0;
+
+const decodeOnly = timePerCall(() => {
+  for (let v = 0; v < 2; v++) {
+    for (let k = 0; k < K; k++) decode2Into(views[v].raw, views[v].offset + 5 * k, PARAMS, kappa, scratch, (v * K + k) * DECODED_STRIDE_2);
+  }
+  sink += scratch[0];
+});
+const full = timePerCall(() => {
+  sink += predictKeypoints2(views, normalization, PARAMS, options).keypoints[0].x;
+});
+const withViews = timePerCall(() => {
+  sink += predictKeypoints2(views, normalization, PARAMS, { ...options, includeViews: true }).keypoints[0].x;
+});
+
+const sample = predictKeypoints2(views, normalization, PARAMS, options).keypoints;
+const iterations = sample.reduce((s, kp) => s + kp.iterations, 0) / K;
+console.log(`huber hot path: ${K} keypoints x 2 views, fusion ml (node ${process.version})`);
+console.log(`  decode-only loop         ${decodeOnly.toFixed(2)} us/request`);
+console.log(`  predictKeypoints2        ${full.toFixed(2)} us/request  (${(full / decodeOnly).toFixed(2)}x decode-only)`);
+console.log(`  ... with includeViews    ${withViews.toFixed(2)} us/request  (${(withViews / decodeOnly).toFixed(2)}x decode-only)`);
+console.log(`  mean ML iterations ${iterations.toFixed(2)}, all converged: ${sample.every((kp) => kp.converged)}`);
+if (!Number.isFinite(sink)) console.log('unreachable');

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { cholesky, eigen2, invertSpd, symmetricEigen } from '../../src/huber/index.js';
+import { multiply, transpose } from '../../src/huber/linalg.js';
+import { assertAllClose, assertClose } from '../helpers/assert-close.js';
+import { createRng, type Rng } from '../helpers/prng.js';
+
+function randomSymmetric(rng: Rng, d: number, scale = 1): Float64Array {
+  const m = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = i; j < d; j++) {
+      const v = rng.normal() * scale;
+      m[i * d + j] = v;
+      m[j * d + i] = v;
+    }
+  }
+  return m;
+}
+
+/** Q·diag(values)·Qᵀ with Q a random rotation (QR of a Gaussian matrix by Gram–Schmidt). */
+function withSpectrum(rng: Rng, values: number[]): Float64Array {
+  const d = values.length;
+  const q = new Float64Array(d * d);
+  for (let j = 0; j < d; j++) {
+    const col = Array.from({ length: d }, () => rng.normal());
+    for (let k = 0; k < j; k++) {
+      let dot = 0;
+      for (let i = 0; i < d; i++) dot += col[i] * q[i * d + k];
+      for (let i = 0; i < d; i++) col[i] -= dot * q[i * d + k];
+    }
+    const norm = Math.hypot(...col);
+    for (let i = 0; i < d; i++) q[i * d + j] = col[i] / norm;
+  }
+  const out = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j < d; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += q[i * d + k] * values[k] * q[j * d + k];
+      out[i * d + j] = s;
+    }
+  }
+  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) out[j * d + i] = out[i * d + j];
+  return out;
+}
+
+function checkDecomposition(b: Float64Array, d: number, message: string): void {
+  const { values, vectors } = symmetricEigen(b, d);
+  let scale = 0;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  const bv = multiply(b, vectors, d);
+  const vd = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) vd[i * d + j] = vectors[i * d + j] * values[j];
+  assertAllClose(bv, vd, { abs: 1e-13 * Math.max(scale, 1e-300) }, `${message} B·V = V·D`);
+  const identity = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) identity[i * d + i] = 1;
+  assertAllClose(multiply(transpose(vectors, d), vectors, d), identity, { abs: 1e-14 }, `${message} VᵀV = I`);
+  for (let i = 1; i < d; i++) assert.ok(values[i - 1] >= values[i], `${message} values descending`);
+}
+
+describe('symmetricEigen (Jacobi)', () => {
+  it('satisfies B·V = V·D and VᵀV = I on seeded random matrices, d = 1..4', () => {
+    const rng = createRng(11);
+    for (let trial = 0; trial < 200; trial++) {
+      const d = 1 + (trial % 4);
+      checkDecomposition(randomSymmetric(rng, d), d, `trial ${trial}`);
+    }
+  });
+
+  it('handles repeated, nearly repeated, huge and tiny spectra', () => {
+    const rng = createRng(12);
+    const spectra = [
+      [2, 2, 2, 2],
+      [5, 5, -1, -1],
+      [1, 1 + 1e-12, 1 - 1e-12, 3],
+      [1e30, -1e30, 1, 0],
+      [1e-30, 2e-30, 3e-30],
+      [0, 0],
+    ];
+    for (const spectrum of spectra) {
+      const d = spectrum.length;
+      const b = withSpectrum(rng, spectrum);
+      checkDecomposition(b, d, `spectrum ${spectrum}`);
+      const { values } = symmetricEigen(b, d);
+      const sorted = [...spectrum].sort((x, y) => y - x);
+      const scale = Math.max(...spectrum.map(Math.abs));
+      assertAllClose(values, sorted, { abs: 1e-13 * scale + 1e-300 }, `values of ${spectrum}`);
+    }
+  });
+
+  it('rejects non-finite entries and wrong sizes', () => {
+    assert.throws(() => symmetricEigen([1, Number.NaN, Number.NaN, 1], 2), /matrix\[1\]/);
+    assert.throws(() => symmetricEigen([1, 2, 3], 2), /4 entries/);
+  });
+});
+
+describe('eigen2 (closed form)', () => {
+  it('equals the Jacobi solver, including repeated eigenvalues', () => {
+    const rng = createRng(13);
+    const cases: [number, number, number][] = [[1, 0, 1], [3, 0, 3], [2, 1e-14, 2], [1e20, 3, -1e20], [0, 5, 0]];
+    for (let i = 0; i < 200; i++) cases.push([rng.normal(), rng.normal(), rng.normal()]);
+    for (const [a, b, c] of cases) {
+      const e = eigen2(a, b, c);
+      const j = symmetricEigen([a, b, b, c], 2);
+      const scale = Math.max(Math.abs(a), Math.abs(b), Math.abs(c), 1e-300);
+      assertClose(e.lambda1, j.values[0], { abs: 1e-14 * scale });
+      assertClose(e.lambda2, j.values[1], { abs: 1e-14 * scale });
+      if (e.lambda1 - e.lambda2 > 1e-8 * scale) {
+        const v0 = j.vectors[0];
+        const v1 = j.vectors[2];
+        assertAllClose([e.p11, e.p12, e.p22], [v0 * v0, v0 * v1, v1 * v1], { abs: 1e-12 });
+      }
+      // The projector form reconstructs B whatever the multiplicity.
+      const rebuilt = [e.lambda2 + (e.lambda1 - e.lambda2) * e.p11, (e.lambda1 - e.lambda2) * e.p12, e.lambda2 + (e.lambda1 - e.lambda2) * e.p22];
+      assertAllClose(rebuilt, [a, b, c], { abs: 1e-14 * scale });
+    }
+  });
+});
+
+describe('cholesky and invertSpd', () => {
+  it('invert random SPD matrices and reject indefinite ones', () => {
+    const rng = createRng(14);
+    for (let d = 1; d <= 4; d++) {
+      const spd = withSpectrum(rng, Array.from({ length: d }, () => 0.1 + rng.uniform() * 10));
+      const inverse = invertSpd(spd, d);
+      const identity = new Float64Array(d * d);
+      for (let i = 0; i < d; i++) identity[i * d + i] = 1;
+      assertAllClose(multiply(spd, inverse, d), identity, { abs: 1e-12 });
+    }
+    assert.throws(() => cholesky([1, 2, 2, 1], 2), /positive definite/);
+  });
+});
