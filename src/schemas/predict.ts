@@ -56,7 +56,7 @@ export const PredictMultipartBody = Type.Object(
     image: Type.Unsafe<Buffer>({ description: 'The image file.' }),
     ...predictOptions,
   },
-  { additionalProperties: false, examples: [{ image: '(PNG or JPEG file bytes)', boxes: [{ x: 420, y: 160, width: 300, height: 340 }], tta: 'true' }] },
+  { additionalProperties: false, examples: [{ image: '(PNG or JPEG file bytes)', boxes: [{ x: 420, y: 160, width: 300, height: 340 }], tta: true }] },
 );
 
 /** The body after validation, which fills every default. */
@@ -77,7 +77,10 @@ function keypointExample(name: string, x: number, y: number) {
   };
 }
 
-const Matrix2 = Type.Tuple([Type.Tuple([Type.Number(), Type.Number()]), Type.Tuple([Type.Number(), Type.Number()])]);
+// Fixed-length arrays rather than Type.Tuple: TypeBox writes tuples as draft-07 `items: [...]`, which is
+// not a schema in OpenAPI 3.1's JSON Schema 2020-12, so the published document would be invalid.
+const Pair = Type.Array(Type.Number(), { minItems: 2, maxItems: 2 });
+const Matrix2 = Type.Array(Pair, { minItems: 2, maxItems: 2 });
 
 export const Ellipse = Type.Object(
   {
