@@ -1,0 +1,348 @@
+// npm run bench: the bare model against the service over HTTP, in one run on one machine.
+// Configuration comes from the environment exactly as for the service (EXECUTION_PROVIDERS,
+// WORKERS_PER_MODEL, INTRA_OP_THREADS, MAX_BATCH_SIZE, MAX_BATCH_WAIT_MS, ...), so the same command
+// measures a CUDA machine; BENCH_* variables only shape the run itself.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import autocannon, { type Result } from 'autocannon';
+import { executionProviders, intraOpThreads, loadConfig, type Config } from '../src/config.js';
+import { DEFAULT_MODEL_NAME, defaultManifest, ensureDefaultModel } from '../src/models/default-model.js';
+import { planCrop, sampleCrop } from '../src/pipeline/crop-sampler.js';
+import { decodeImage } from '../src/pipeline/image-decoder.js';
+import { openLimitSession, type LimitPoint } from './limit.js';
+import type { ChildMessage, ParentMessage } from './server-process.js';
+import { syntheticPhoto } from './synthetic-photo.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+
+const numberFrom = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const durationSeconds = numberFrom('BENCH_DURATION_S', 12);
+const warmupSeconds = numberFrom('BENCH_WARMUP_S', 3);
+const limitSeconds = numberFrom('BENCH_LIMIT_S', 4);
+const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,4,8').split(',').map(Number);
+const description = process.env.BENCH_DESCRIPTION ?? 'resnet101-cpu';
+
+const targets = { ratioAtC8: 0.9, loopDelayP99Ms: 20, peakRssBytes: 1.5 * 2 ** 30, singleLatencyFactor: 1.15 };
+
+interface LoadPoint {
+  concurrency: number;
+  requests: number;
+  requestsPerSecond: number;
+  cropsPerSecond: number;
+  ratioToLimit: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  errors: number;
+  non2xx: number;
+  loopDelayP50Ms: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  peakRssBytes: number;
+  averageBatchSize: number;
+  meanQueueMs: number;
+  meanInferenceMs: number;
+  /** The bare model at its best batch size, measured just before this phase while the service idled. */
+  adjacentLimitImagesPerSecond: number;
+  ratioToAdjacentLimit: number;
+  loadAverage1m: number;
+}
+
+/** The service's environment: the bench's own, the default model, quiet logs, an ephemeral port. */
+function serviceEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    MODEL_REPOSITORY: process.env.MODEL_REPOSITORY ?? path.join(root, 'models'),
+    MODELS: process.env.MODELS || DEFAULT_MODEL_NAME,
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...overrides,
+  };
+}
+
+class ServiceProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  static async start(env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
+    const child = fork(path.join(here, 'server-process.js'), [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const message = await new Promise<ChildMessage>((resolve, reject) => {
+      child.once('message', (first: ChildMessage) => resolve(first));
+      child.once('exit', (code) => reject(new Error(`service exited with code ${code} before it was ready`)));
+    });
+    if (message.type !== 'ready') throw new Error(`service failed to start: ${message.type === 'failed' ? message.error : message.type}`);
+    return new ServiceProcess(child, message.url);
+  }
+
+  private ask(message: ParentMessage): Promise<Extract<ChildMessage, { type: 'phase' }>> {
+    return new Promise((resolve) => {
+      this.child.once('message', resolve);
+      this.child.send(message);
+    });
+  }
+
+  startPhase(): void {
+    this.child.send({ type: 'phase-start' } satisfies ParentMessage);
+  }
+
+  endPhase() {
+    return this.ask({ type: 'phase-end' });
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.send({ type: 'exit' } satisfies ParentMessage);
+    await exited;
+  }
+}
+
+/** Sums and counts of the histograms the benchmark reads, from the Prometheus exposition. */
+async function scrape(url: string, model: string) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (metric: string, labels: string) => {
+    const line = text.split('\n').find((entry) => entry.startsWith(`${metric}{`) && labels.split(',').every((label) => entry.includes(label)));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+  const modelLabel = `model="${model}"`;
+  return {
+    batchSum: value('huber_inference_batch_size_sum', modelLabel),
+    batchCount: value('huber_inference_batch_size_count', modelLabel),
+    queueSum: value('huber_stage_duration_seconds_sum', `${modelLabel},stage="queue"`),
+    queueCount: value('huber_stage_duration_seconds_count', `${modelLabel},stage="queue"`),
+    inferenceSum: value('huber_stage_duration_seconds_sum', `${modelLabel},stage="inference"`),
+    inferenceCount: value('huber_stage_duration_seconds_count', `${modelLabel},stage="inference"`),
+  };
+}
+
+function load(url: string, body: string, connections: number, duration: number): Promise<Result> {
+  return autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration,
+    // A CPU batch of 8 big crops takes seconds; a request queued behind several must not time out.
+    timeout: 120,
+  });
+}
+
+async function measureService(
+  label: string,
+  env: NodeJS.ProcessEnv,
+  body: string,
+  cropsPerRequest: number,
+  limitImagesPerSecond: () => number,
+  adjacentLimit: () => Promise<number>,
+): Promise<{ points: LoadPoint[]; lifetimeMaxRssBytes: number; executionProvider: string }> {
+  const service = await ServiceProcess.start(env);
+  const model = env.MODELS!.split(',')[0]!.trim();
+  const url = `${service.url}/v1/models/${model}/predict`;
+  try {
+    const probe = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const probeBody = (await probe.json()) as { model?: { executionProvider?: string } };
+    if (probe.status !== 200) throw new Error(`${label}: probe request answered ${probe.status}: ${JSON.stringify(probeBody)}`);
+    const points: LoadPoint[] = [];
+    let lifetimeMaxRssBytes = 0;
+    for (const connections of concurrencies) {
+      if (warmupSeconds > 0) await load(url, body, connections, warmupSeconds);
+      const adjacent = await adjacentLimit();
+      const before = await scrape(service.url, model);
+      service.startPhase();
+      const result = await load(url, body, connections, durationSeconds);
+      const phase = await service.endPhase();
+      const after = await scrape(service.url, model);
+      lifetimeMaxRssBytes = Math.max(lifetimeMaxRssBytes, phase.lifetimeMaxRssBytes);
+      const ok = result['2xx'];
+      const requestsPerSecond = ok / result.duration;
+      const cropsPerSecond = requestsPerSecond * cropsPerRequest;
+      const batches = after.batchCount - before.batchCount;
+      const point: LoadPoint = {
+        concurrency: connections,
+        requests: ok,
+        requestsPerSecond,
+        cropsPerSecond,
+        ratioToLimit: cropsPerSecond / limitImagesPerSecond(),
+        latencyP50Ms: result.latency.p50,
+        latencyP99Ms: result.latency.p99,
+        errors: result.errors,
+        non2xx: result.non2xx,
+        loopDelayP50Ms: phase.loopDelayP50Ms,
+        loopDelayP99Ms: phase.loopDelayP99Ms,
+        loopDelayMaxMs: phase.loopDelayMaxMs,
+        peakRssBytes: phase.peakRssBytes,
+        averageBatchSize: batches > 0 ? (after.batchSum - before.batchSum) / batches : 0,
+        meanQueueMs: (1000 * (after.queueSum - before.queueSum)) / Math.max(1, after.queueCount - before.queueCount),
+        meanInferenceMs: (1000 * (after.inferenceSum - before.inferenceSum)) / Math.max(1, batches),
+        adjacentLimitImagesPerSecond: adjacent,
+        ratioToAdjacentLimit: cropsPerSecond / adjacent,
+        loadAverage1m: os.loadavg()[0]!,
+      };
+      points.push(point);
+      console.log(
+        `  ${label} c=${connections}: ${requestsPerSecond.toFixed(2)} req/s, ${cropsPerSecond.toFixed(2)} crops/s, ` +
+          `p50 ${point.latencyP50Ms} ms, p99 ${point.latencyP99Ms} ms, batch ${point.averageBatchSize.toFixed(2)}, ` +
+          `ratio ${point.ratioToLimit.toFixed(2)} (adjacent ${point.ratioToAdjacentLimit.toFixed(2)}), loop p99 ${point.loopDelayP99Ms.toFixed(1)} ms, rss ${(point.peakRssBytes / 2 ** 20).toFixed(0)} MiB` +
+          (result.errors + result.non2xx > 0 ? `, ${result.errors} errors, ${result.non2xx} non-2xx` : ''),
+      );
+    }
+    return { points, lifetimeMaxRssBytes, executionProvider: probeBody.model?.executionProvider ?? 'unknown' };
+  } finally {
+    await service.stop();
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** What one request costs the event loop and libvips before inference: decode, then both TTA crops. */
+async function measureDecode(jpeg: Buffer, box: { x: number; y: number; width: number; height: number }, config: Config) {
+  const manifest = defaultManifest();
+  const itemSize = 3 * manifest.input.size ** 2;
+  const target = new Float32Array(2 * itemSize);
+  const decode: number[] = [];
+  const crop: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const started = performance.now();
+    const image = await decodeImage(jpeg, { maxPixels: config.MAX_IMAGE_PIXELS });
+    const decoded = performance.now();
+    const geometry = planCrop(box, manifest.crop.scale, manifest.input.size);
+    sampleCrop(image, geometry, manifest.crop.padding, manifest.input, target, 0, itemSize);
+    crop.push(performance.now() - decoded);
+    decode.push(decoded - started);
+  }
+  return { decodeMs: median(decode), cropMs: median(crop), totalMs: median(decode) + median(crop) };
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const config = loadConfig(serviceEnv({}));
+  const repository = config.MODEL_REPOSITORY;
+  const { modelPath } = await ensureDefaultModel(repository);
+  const manifest = defaultManifest();
+  const providers = executionProviders(config);
+  const threads = intraOpThreads(config);
+  const { jpeg, face } = await syntheticPhoto();
+  const tta = true;
+  const cropsPerRequest = tta ? 2 : 1;
+  const body = JSON.stringify({ image: jpeg.toString('base64'), boxes: [face], tta });
+  const ortVersion = JSON.parse(await readFile(path.join(root, 'node_modules/onnxruntime-node/package.json'), 'utf8')).version as string;
+  const cpus = os.cpus();
+  const machine = {
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryBytes: os.totalmem(),
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    onnxruntime: ortVersion,
+    loadAverageAtStart: os.loadavg(),
+  };
+  console.log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, node ${machine.node}, onnxruntime-node ${ortVersion}`);
+  console.log(`image: 1280×720 JPEG, ${jpeg.length} bytes, box ${JSON.stringify(face)}, tta ${tta}`);
+
+  const decode = await measureDecode(jpeg, face, config);
+  console.log(`decode ${decode.decodeMs.toFixed(1)} ms + crops ${decode.cropMs.toFixed(1)} ms per request (median, one at a time)`);
+
+  // (1) The limit.
+  const limitSession = await openLimitSession({
+    modelPath,
+    inputName: manifest.input.name,
+    inputSize: manifest.input.size,
+    executionProviders: providers,
+    intraOpThreads: threads,
+    interOpThreads: config.INTER_OP_THREADS,
+    graphOptimization: config.GRAPH_OPTIMIZATION,
+  });
+  const limitPoints: LimitPoint[] = [];
+  for (const batch of [1, 2, 4, 8]) {
+    const point = await limitSession.measure(batch, limitSeconds);
+    limitPoints.push(point);
+    console.log(`limit (${limitSession.executionProvider}, ${threads} threads) batch ${batch}: ${point.imagesPerSecond.toFixed(2)} img/s, ${point.msPerRun.toFixed(1)} ms/run`);
+  }
+  const best = () => limitPoints.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
+  const limitImagesPerSecond = () => best().imagesPerSecond;
+  // Other sessions on a shared machine slow whichever phase they overlap. Before each load phase the
+  // bare model runs again for a short while (the service idles meanwhile, so they never compete),
+  // and the ratio is also given against that adjacent figure; the targets use the run's best limit.
+  const adjacentLimit = async () => (await limitSession.measure(best().batch, Math.max(1, limitSeconds / 2))).imagesPerSecond;
+
+  // (2) The service, and (3) the naive baseline: the same service with batching off.
+  console.log(`service (MAX_BATCH_SIZE=${config.MAX_BATCH_SIZE}, MAX_BATCH_WAIT_MS=${config.MAX_BATCH_WAIT_MS}, WORKERS_PER_MODEL=${config.WORKERS_PER_MODEL}):`);
+  const service = await measureService('service', serviceEnv({}), body, cropsPerRequest, limitImagesPerSecond, adjacentLimit);
+  console.log('naive baseline (MAX_BATCH_SIZE=1):');
+  const naive = await measureService('naive', serviceEnv({ MAX_BATCH_SIZE: '1' }), body, cropsPerRequest, limitImagesPerSecond, adjacentLimit);
+
+  // The limit again after the load; the best figure of the run is kept, so the ratio is never flattered.
+  const recheck = await limitSession.measure(best().batch, limitSeconds);
+  await limitSession.release();
+  console.log(`limit recheck batch ${recheck.batch}: ${recheck.imagesPerSecond.toFixed(2)} img/s`);
+  const adjacentBest = Math.max(...[...service.points, ...naive.points].map((point) => point.adjacentLimitImagesPerSecond));
+  const limit = Math.max(best().imagesPerSecond, recheck.imagesPerSecond, adjacentBest);
+  for (const point of [...service.points, ...naive.points]) point.ratioToLimit = point.cropsPerSecond / limit;
+
+  const atC8 = service.points.find((point) => point.concurrency === 8) ?? service.points.at(-1)!;
+  const single = service.points.find((point) => point.concurrency === 1) ?? service.points[0]!;
+  const batch2 = limitPoints.find((point) => point.batch === 2)!;
+  const singleBudgetMs = targets.singleLatencyFactor * (batch2.msPerRun + decode.totalMs);
+  const peakRss = Math.max(...service.points.map((point) => point.peakRssBytes), service.lifetimeMaxRssBytes);
+  const checks = [
+    { target: `service ÷ limit at c=${atC8.concurrency} ≥ ${targets.ratioAtC8}`, value: atC8.ratioToLimit, met: atC8.ratioToLimit >= targets.ratioAtC8, by: atC8.ratioToLimit - targets.ratioAtC8 },
+    { target: `event-loop delay p99 at c=${atC8.concurrency} ≤ ${targets.loopDelayP99Ms} ms`, value: atC8.loopDelayP99Ms, met: atC8.loopDelayP99Ms <= targets.loopDelayP99Ms, by: targets.loopDelayP99Ms - atC8.loopDelayP99Ms },
+    { target: 'peak RSS ≤ 1.5 GiB', value: peakRss, met: peakRss <= targets.peakRssBytes, by: targets.peakRssBytes - peakRss },
+    {
+      target: `single-request p50 ≤ ${targets.singleLatencyFactor} × (limit batch-2 ${batch2.msPerRun.toFixed(1)} ms + decode ${decode.totalMs.toFixed(1)} ms) = ${singleBudgetMs.toFixed(1)} ms`,
+      value: single.latencyP50Ms,
+      met: single.latencyP50Ms <= singleBudgetMs,
+      by: singleBudgetMs - single.latencyP50Ms,
+    },
+  ];
+  console.log('targets:');
+  for (const check of checks) console.log(`  ${check.met ? 'MET   ' : 'MISSED'} ${check.target}: ${Number(check.value.toFixed(3))} (margin ${Number(check.by.toFixed(3))})`);
+
+  const results = {
+    date: new Date().toISOString(),
+    description,
+    machine,
+    executionProvider: { limit: limitSession.executionProvider, service: service.executionProvider, naive: naive.executionProvider },
+    config: {
+      EXECUTION_PROVIDERS: config.EXECUTION_PROVIDERS,
+      WORKERS_PER_MODEL: config.WORKERS_PER_MODEL,
+      intraOpThreads: threads,
+      INTER_OP_THREADS: config.INTER_OP_THREADS,
+      GRAPH_OPTIMIZATION: config.GRAPH_OPTIMIZATION,
+      MAX_BATCH_SIZE: config.MAX_BATCH_SIZE,
+      MAX_BATCH_WAIT_MS: config.MAX_BATCH_WAIT_MS,
+      durationSeconds,
+      warmupSeconds,
+      limitSeconds,
+    },
+    workload: { image: '1280×720 synthetic photo JPEG (bench/synthetic-photo.ts)', jpegBytes: jpeg.length, box: face, tta, cropsPerRequest, model: DEFAULT_MODEL_NAME },
+    decode,
+    limit: { points: limitPoints, best: best(), recheck, imagesPerSecond: limit },
+    service: service.points,
+    serviceLifetimeMaxRssBytes: service.lifetimeMaxRssBytes,
+    naive: naive.points,
+    naiveLifetimeMaxRssBytes: naive.lifetimeMaxRssBytes,
+    targets: checks,
+    elapsedSeconds: (performance.now() - started) / 1000,
+  };
+  const directory = path.join(root, 'bench', 'results');
+  await mkdir(directory, { recursive: true });
+  const file = path.join(directory, `${results.date.slice(0, 10)}-${description}.json`);
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`wrote ${path.relative(root, file)} in ${results.elapsedSeconds.toFixed(0)} s`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
