@@ -1,10 +1,13 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { executionProviders, intraOpThreads, type Config } from './config.js';
-import { ProblemError, problemUri } from './errors.js';
+import { ProblemError, problemUri, unauthorized } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { ModelRegistry } from './models/model-registry.js';
 import { healthRoutes } from './routes/health.js';
@@ -28,6 +31,7 @@ export interface AppOptions {
 
 const statusTitles: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
@@ -38,7 +42,38 @@ const statusTitles: Record<number, string> = {
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Compares in time independent of where the strings differ (both sides hashed to equal length first). */
+export function tokenMatches(expected: string, presented: string): boolean {
+  return timingSafeEqual(digest(expected), digest(presented));
+}
+
+/** Routes that need the bearer token when one is configured: prediction and the model catalogue. */
+const protectedPrefixes = ['/v1/', '/v2/models/'];
+
+/** /metrics on its own listener, so it need not be reachable where the API is. */
+export function metricsRoute(fastify: FastifyInstance, metrics: Metrics): void {
+  fastify.get(
+    '/metrics',
+    {
+      schema: {
+        operationId: 'metrics',
+        summary: 'Prometheus metrics (text exposition format)',
+        description: 'Served on METRICS_PORT instead when that is set.',
+        tags: ['operations'],
+        produces: ['text/plain'],
+      },
+    },
+    async (_request, reply) => {
+      void reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+  );
+}
 
 /** Maps any error to a problem body; 5xx bodies never carry internals. */
 function toProblem(error: FastifyError | ProblemError | Error, instance: string) {
@@ -90,13 +125,34 @@ export const app = fp<AppOptions>(
         maxBatchSize: config.MAX_BATCH_SIZE,
         maxBatchWaitMs: config.MAX_BATCH_WAIT_MS,
         warmup: config.WARMUP,
+        inferenceTimeoutMs: config.INFERENCE_TIMEOUT_MS,
       },
       metrics,
       fastify.log,
     );
     fastify.decorate('models', registry);
     fastify.decorate('metrics', metrics);
+    // Not ready from the moment shutdown starts, so load balancers stop sending before the socket closes.
+    fastify.addHook('preClose', async () => {
+      registry.closing = true;
+    });
     fastify.addHook('onClose', async () => registry.close());
+
+    await fastify.register(fastifyHelmet, { global: true });
+    const corsOrigins = config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean);
+    if (corsOrigins.length > 0) await fastify.register(fastifyCors, { origin: corsOrigins });
+    if (config.AUTH_TOKEN !== '') {
+      const token = config.AUTH_TOKEN;
+      fastify.addHook('onRequest', async (request) => {
+        const route = request.routeOptions.url ?? '';
+        if (!protectedPrefixes.some((prefix) => route.startsWith(prefix))) return;
+        const header = request.headers.authorization ?? '';
+        const presented = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+        if (presented === '' || !tokenMatches(token, presented)) {
+          throw unauthorized(presented === '' ? 'this route needs an Authorization: Bearer token' : 'the bearer token is not valid');
+        }
+      });
+    }
 
     for (const schema of [Problem, Box, Ellipse, Keypoint, ViewPrediction, ModelInfo]) fastify.addSchema(schema);
 
@@ -114,6 +170,11 @@ export const app = fp<AppOptions>(
           { name: 'models', description: 'The model repository' },
           { name: 'operations', description: 'Health, readiness and metrics' },
         ],
+        components: {
+          securitySchemes: {
+            bearerAuth: { type: 'http', scheme: 'bearer', description: 'Required only when the server sets AUTH_TOKEN.' },
+          },
+        },
       },
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json.$id ?? `def-${index}`) },
       transformObject: (documentObject) => {
@@ -131,7 +192,7 @@ export const app = fp<AppOptions>(
         return openapiObject;
       },
     });
-    await fastify.register(fastifySwaggerUi, { routePrefix: '/docs' });
+    await fastify.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
     await fastify.register(fastifyMultipart, {
       limits: { fileSize: config.BODY_LIMIT_BYTES, files: 1, fields: 16, parts: 17, fieldSize: 1024 * 1024 },
     });
@@ -143,6 +204,7 @@ export const app = fp<AppOptions>(
       const problem = toProblem(error, request.url);
       if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
       else request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
+      if (error instanceof ProblemError) void reply.headers(error.headers);
       void reply.status(problem.status).type('application/problem+json').send(problem);
     });
     fastify.setNotFoundHandler((request, reply) => {
@@ -163,27 +225,16 @@ export const app = fp<AppOptions>(
 
     await fastify.register(healthRoutes, { registry });
     await fastify.register(modelRoutes, { registry });
-    await fastify.register(predictRoutes, {
-      registry,
-      metrics,
-      limits: { maxPixels: config.MAX_IMAGE_PIXELS, maxBoxes: config.MAX_BOXES },
-    });
-    await fastify.register(kserveV2Routes, { registry, metrics, limits: { maxPixels: config.MAX_IMAGE_PIXELS, maxBoxes: config.MAX_BOXES } });
-    fastify.get(
-      '/metrics',
-      {
-        schema: {
-          operationId: 'metrics',
-          summary: 'Prometheus metrics (text exposition format)',
-          tags: ['operations'],
-          produces: ['text/plain'],
-        },
-      },
-      async (_request, reply) => {
-        void reply.type(metrics.registry.contentType);
-        return metrics.registry.metrics();
-      },
-    );
+    const limits = {
+      maxPixels: config.MAX_IMAGE_PIXELS,
+      maxBoxes: config.MAX_BOXES,
+      maxQueueCrops: config.MAX_QUEUE_CROPS,
+      maxDeadlineMs: config.MAX_DEADLINE_MS,
+      maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
+    };
+    await fastify.register(predictRoutes, { registry, metrics, limits });
+    await fastify.register(kserveV2Routes, { registry, metrics, limits });
+    if (config.METRICS_PORT === 0) metricsRoute(fastify, metrics);
     fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
   },
   { name: 'huber-keypoints', fastify: '5.x' },
@@ -197,6 +248,13 @@ export function serverOptions(config: Config): FastifyServerOptions {
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   };
+}
+
+/** The separate listener for METRICS_PORT: /metrics and nothing else. */
+export function buildMetricsApp(metrics: Metrics, config: Config): FastifyInstance {
+  const fastify = Fastify({ logger: false, requestTimeout: config.REQUEST_TIMEOUT_MS });
+  metricsRoute(fastify, metrics);
+  return fastify;
 }
 
 /** A ready-to-listen instance: the plugin on a fresh Fastify, models not yet loaded. */

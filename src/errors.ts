@@ -9,6 +9,7 @@ export class ProblemError extends Error {
     detail: string,
     readonly problemType: string,
     readonly extensions: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
   ) {
     super(detail);
     this.name = 'ProblemError';
@@ -26,7 +27,17 @@ export const unsupportedMediaType = (detail: string) =>
   new ProblemError(415, 'Unsupported Media Type', detail, problemUri('unsupported-media-type'));
 export const unprocessable = (detail: string, slug = 'unprocessable', extensions?: Record<string, unknown>) =>
   new ProblemError(422, 'Unprocessable Content', detail, problemUri(slug), extensions);
-export const serviceUnavailable = (detail: string, slug = 'unavailable') =>
-  new ProblemError(503, 'Service Unavailable', detail, problemUri(slug));
+export const unauthorized = (detail: string) =>
+  new ProblemError(401, 'Unauthorized', detail, problemUri('unauthorized'), {}, { 'www-authenticate': 'Bearer' });
+export const serviceUnavailable = (detail: string, slug = 'unavailable', retryAfterSeconds?: number) =>
+  new ProblemError(
+    503,
+    'Service Unavailable',
+    detail,
+    problemUri(slug),
+    {},
+    retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
+  );
+export const gatewayTimeout = (detail: string) => new ProblemError(504, 'Gateway Timeout', detail, problemUri('deadline-exceeded'));
 
 export { problemUri };

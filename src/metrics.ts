@@ -67,6 +67,12 @@ export function createMetrics() {
     labelNames: ['model'] as const,
     registers: [registry],
   });
+  const workerReplacements = new client.Counter({
+    name: 'huber_worker_replacements_total',
+    help: 'Inference workers replaced, by model and reason (crash: the thread died; timeout: a batch overran INFERENCE_TIMEOUT_MS).',
+    labelNames: ['model', 'reason'] as const,
+    registers: [registry],
+  });
   const modelInfo = new client.Gauge({
     name: 'huber_model_info',
     help: 'Always 1 for each model in the repository, labelled with its version, whether it is trained, its execution provider and its state.',
@@ -83,6 +89,7 @@ export function createMetrics() {
     fusionIterations,
     relativeRmse,
     predictions,
+    workerReplacements,
     modelInfo,
   };
 }

@@ -1,12 +1,11 @@
 import closeWithGrace from 'close-with-grace';
-import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { buildApp, buildMetricsApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { ensureDefaultModel } from './models/default-model.js';
 
-async function main(): Promise<void> {
-  let config;
+function readConfig(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -14,22 +13,39 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const app = await buildApp(config);
-  if (config.ENSURE_DEFAULT_MODEL) await ensureDefaultModel(config.MODEL_REPOSITORY);
+}
 
+async function main(): Promise<void> {
+  const config = readConfig();
+  const app = await buildApp(config);
+  const metricsApp = config.METRICS_PORT > 0 ? buildMetricsApp(app.metrics, config) : null;
+
+  // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close the sessions, exit 0;
+  // past the grace period close-with-grace exits non-zero.
   closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'closing after an error');
-    else app.log.info({ signal }, 'closing');
+    else app.log.info({ signal }, 'closing: no new requests, finishing those in flight');
     await app.close();
+    await metricsApp?.close();
+    app.log.info('closed');
   });
 
+  if (config.ENSURE_DEFAULT_MODEL) {
+    const result = await ensureDefaultModel(config.MODEL_REPOSITORY);
+    if (result.modelCreated) app.log.info({ path: result.modelPath, bytes: result.bytes }, 'generated the untrained default model');
+  }
   await app.listen({ port: config.PORT, host: config.HOST });
+  if (metricsApp) {
+    await metricsApp.listen({ port: config.METRICS_PORT, host: config.HOST });
+    app.log.info({ port: config.METRICS_PORT }, 'metrics served on their own port');
+  }
   const only = config.MODELS.split(',').map((name) => name.trim()).filter(Boolean);
   await app.models.loadAll(only);
-  const failed = [...app.models.entries.values()].filter((entry) => entry.state === 'failed');
-  if (app.models.entries.size === failed.length) {
-    app.log.fatal('no model could be loaded; exiting');
+  const entries = [...app.models.entries.values()];
+  if (entries.every((entry) => entry.state === 'failed')) {
+    app.log.fatal({ models: entries.map((entry) => ({ name: entry.folder, error: entry.error })) }, 'no model could be loaded; exiting');
     await app.close();
+    await metricsApp?.close();
     process.exit(1);
   }
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
-import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
+import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
+import type { WorkerReply } from './worker-pool.js';
 import type {
   DescribeResult,
   ExecutionProviderName,
@@ -43,8 +44,11 @@ async function openSession(): Promise<LoadedSession> {
 }
 
 const loading = openSession();
-// The rejection is reported through each task; this keeps it from being an unhandled one meanwhile.
-loading.catch(() => undefined);
+// A failed load is reported through each job; either way the worker can take jobs now.
+loading.then(
+  () => parentPort!.postMessage({ ready: true } satisfies WorkerReply),
+  () => parentPort!.postMessage({ ready: true } satisfies WorkerReply),
+);
 
 function metadataOf(entries: readonly ort.InferenceSession.ValueMetadata[]): TensorMetadata[] {
   return entries.map((entry) =>
@@ -54,14 +58,17 @@ function metadataOf(entries: readonly ort.InferenceSession.ValueMetadata[]): Ten
   );
 }
 
-export default async function handle(task: InferenceTask): Promise<DescribeResult | RunResult> {
+export async function handle(task: InferenceTask): Promise<{ value: DescribeResult | RunResult; transfer: TransferListItem[] }> {
   const { session, executionProvider, fallbacks } = await loading;
   if (task.kind === 'describe') {
     return {
-      executionProvider,
-      fallbacks,
-      inputs: metadataOf(session.inputMetadata),
-      outputs: metadataOf(session.outputMetadata),
+      value: {
+        executionProvider,
+        fallbacks,
+        inputs: metadataOf(session.inputMetadata),
+        outputs: metadataOf(session.outputMetadata),
+      },
+      transfer: [],
     };
   }
   const [channels, height, width] = task.itemShape;
@@ -74,13 +81,15 @@ export default async function handle(task: InferenceTask): Promise<DescribeResul
   tensor.dispose?.();
   const result: RunResult = { output, input: task.input, inferenceSeconds };
   // Transferring both buffers back avoids a copy and lets the batcher reuse the input buffer.
-  const transferable = {
-    get [transferableSymbol]() {
-      return [output.buffer, task.input.buffer];
-    },
-    get [valueSymbol]() {
-      return result;
-    },
-  };
-  return move(transferable as never) as unknown as RunResult;
+  return { value: result, transfer: [output.buffer as ArrayBuffer, task.input.buffer as ArrayBuffer] };
 }
+
+parentPort!.on('message', (task: InferenceTask) => {
+  handle(task).then(
+    ({ value, transfer }) => parentPort!.postMessage({ ok: true, value } satisfies WorkerReply, transfer),
+    (error: unknown) => {
+      const { name, message } = error instanceof Error ? error : new Error(String(error));
+      parentPort!.postMessage({ ok: false, error: { name, message } } satisfies WorkerReply);
+    },
+  );
+});

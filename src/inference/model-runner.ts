@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import { WorkerPool } from './worker-pool.js';
 import type { BatchRunner } from './dynamic-batcher.js';
 import type { DescribeResult, InferenceWorkerData, RunResult } from './worker-protocol.js';
 
@@ -11,13 +11,14 @@ const workerFile = fileURLToPath(new URL('./inference-worker.js', import.meta.ur
  */
 export class ModelRunner implements BatchRunner {
   private constructor(
-    private readonly pool: Piscina,
+    private readonly pool: WorkerPool,
     readonly concurrency: number,
     readonly description: DescribeResult,
     private readonly itemShape: [number, number, number],
     private readonly inputName: string,
     private readonly outputName: string,
     private readonly onInference: (seconds: number, batch: number) => void,
+    private readonly timeoutMs: number | undefined,
   ) {}
 
   static async open(options: {
@@ -26,18 +27,19 @@ export class ModelRunner implements BatchRunner {
     inputName: string;
     outputName: string;
     inputSize: number;
+    /** A batch running longer fails at once and its worker is replaced (see WorkerPool). */
+    timeoutMs?: number;
     onInference?: (seconds: number, batch: number) => void;
+    onReplace?: (reason: 'crash' | 'timeout', detail: string) => void;
   }): Promise<ModelRunner> {
-    const pool = new Piscina({
+    const pool = new WorkerPool({
       filename: workerFile,
       workerData: options.worker,
-      minThreads: options.workers,
-      maxThreads: options.workers,
-      idleTimeout: Number.POSITIVE_INFINITY,
-      concurrentTasksPerWorker: 1,
+      size: options.workers,
+      onReplace: options.onReplace,
     });
     try {
-      const description = (await pool.run({ kind: 'describe' })) as DescribeResult;
+      const description = await pool.run<DescribeResult>({ kind: 'describe' });
       return new ModelRunner(
         pool,
         options.workers,
@@ -46,23 +48,29 @@ export class ModelRunner implements BatchRunner {
         options.inputName,
         options.outputName,
         options.onInference ?? (() => undefined),
+        options.timeoutMs,
       );
     } catch (error) {
-      await pool.destroy();
+      await pool.close();
       throw error;
     }
   }
 
   async run(input: Float32Array, batch: number): Promise<{ output: Float32Array; input: Float32Array }> {
-    const result = (await this.pool.run(
+    const result = await this.pool.run<RunResult>(
       { kind: 'run', input, batch, itemShape: this.itemShape, inputName: this.inputName, outputName: this.outputName },
-      { transferList: [input.buffer as ArrayBuffer] },
-    )) as RunResult;
+      { transferList: [input.buffer as ArrayBuffer], timeoutMs: this.timeoutMs },
+    );
     this.onInference(result.inferenceSeconds, batch);
     return result;
   }
 
+  /** The worker threads, for operators' diagnostics and fault-injection tests. */
+  get threads() {
+    return this.pool.threads;
+  }
+
   async close(): Promise<void> {
-    await this.pool.close({ force: false });
+    await this.pool.close();
   }
 }

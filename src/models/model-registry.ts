@@ -19,6 +19,7 @@ export interface ModelRuntimeOptions {
   maxBatchSize: number;
   maxBatchWaitMs: number;
   warmup: boolean;
+  inferenceTimeoutMs: number;
 }
 
 /** What the pipeline needs of a loaded model, derived once from its manifest. */
@@ -88,6 +89,8 @@ export function checkSignature(manifest: Manifest, inputs: TensorMetadata[], out
 
 export class ModelRegistry {
   readonly entries = new Map<string, ModelEntry>();
+  /** Set when shutdown begins; readiness drops at once. */
+  closing = false;
 
   constructor(
     private readonly repository: string,
@@ -149,6 +152,11 @@ export class ModelRegistry {
         inputName: manifest.input.name,
         outputName: manifest.output.name,
         inputSize: manifest.input.size,
+        timeoutMs: this.options.inferenceTimeoutMs,
+        onReplace: (reason, detail) => {
+          this.metrics.workerReplacements.inc({ model: name, reason });
+          this.log.error({ model: name, reason, detail }, 'inference worker replaced');
+        },
         onInference: (seconds, batch) => {
           this.metrics.stageDuration.observe({ model: name, stage: 'inference' }, seconds);
           this.metrics.batchSize.observe({ model: name }, batch);
@@ -222,7 +230,7 @@ export class ModelRegistry {
   }
 
   get ready(): boolean {
-    return this.entries.size > 0 && [...this.entries.values()].every((entry) => entry.state !== 'loading') &&
+    return !this.closing && this.entries.size > 0 && [...this.entries.values()].every((entry) => entry.state !== 'loading') &&
       [...this.entries.values()].some((entry) => entry.state === 'ready');
   }
 

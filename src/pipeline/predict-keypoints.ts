@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { predictKeypoints2, type KeypointResult2, type ViewInput2, type ViewKeypoint2 } from '../huber/index.js';
-import { serviceUnavailable, unprocessable } from '../errors.js';
+import { gatewayTimeout, serviceUnavailable, unprocessable } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ServedModel } from '../models/model-registry.js';
 import { inputToImage, mirroredInputToImage, planCrop, sampleCrop, type Box } from './crop-sampler.js';
@@ -13,11 +13,16 @@ export interface PredictRequest {
   fusion: 'ml' | 'mean';
   level: number;
   includeViews: boolean;
+  /** performance.now() time after which the answer is no longer wanted. */
+  deadline: number;
 }
 
 export interface PredictLimits {
   maxPixels: number;
   maxBoxes: number;
+  maxQueueCrops: number;
+  maxDeadlineMs: number;
+  maxEventLoopDelayMs: number;
 }
 
 type KeypointOut = { name: string; x: number; y: number; covariance: [[number, number], [number, number]]; ellipse: KeypointResult2['ellipse']; rmse: number };
@@ -76,6 +81,18 @@ export async function predictKeypoints(
   const decoded = performance.now();
   metrics.stageDuration.observe({ model: name, stage: 'decode' }, (decoded - started) / 1000);
 
+  if (performance.now() > request.deadline) {
+    throw gatewayTimeout('the request deadline passed while the image was decoded; nothing was sent to the model');
+  }
+  const cropCount = boxes.length * viewCount;
+  // An empty queue takes any request, so one larger than the limit is slow rather than impossible.
+  if (model.batcher.depth > 0 && model.batcher.depth + cropCount > limits.maxQueueCrops) {
+    throw serviceUnavailable(
+      `model "${name}" has ${model.batcher.depth} crops queued and this request adds ${cropCount}, past the limit of ${limits.maxQueueCrops}; retry shortly`,
+      'queue-full',
+      1,
+    );
+  }
   let outputs: Float32Array;
   try {
     metrics.queueDepth.set({ model: name }, model.batcher.depth + crops.length / itemSize);

@@ -1,5 +1,8 @@
+import { performance } from 'node:perf_hooks';
+import underPressure from '@fastify/under-pressure';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { badRequest, payloadTooLarge, serviceUnavailable } from '../errors.js';
+import Type from 'typebox';
+import { badRequest, payloadTooLarge, problemUri, serviceUnavailable } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { Box } from '../pipeline/crop-sampler.js';
@@ -43,6 +46,25 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
   app,
   { registry, metrics, limits },
 ) => {
+  if (limits.maxEventLoopDelayMs > 0) {
+    // Registered inside this plugin, so shedding applies to prediction only; health and metrics keep answering.
+    await app.register(underPressure, {
+      maxEventLoopDelay: limits.maxEventLoopDelayMs,
+      pressureHandler: (request, reply, type, value) => {
+        void reply
+          .status(503)
+          .header('retry-after', '1')
+          .type('application/problem+json')
+          .send({
+            type: problemUri('overloaded'),
+            title: 'Service Unavailable',
+            status: 503,
+            detail: `the server is overloaded (${type} ${Math.round(Number(value))}); retry shortly`,
+            instance: request.url,
+          });
+      },
+    });
+  }
   app.post(
     '/v1/models/:model/predict',
     {
@@ -53,6 +75,15 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
           'Send the image as JSON (base64) or as multipart/form-data (an `image` file part; `boxes` as a JSON-encoded part; the options as fields). Returns each keypoint\'s mean, covariance and uncertainty ellipse in the EXIF-oriented image\'s pixel coordinates.',
         tags: ['predict'],
         params: ModelParams,
+        headers: Type.Object({
+          'x-request-deadline-ms': Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description: `Milliseconds the client will wait; work still queued past it is dropped and answered 504. Capped at ${limits.maxDeadlineMs}.`,
+            }),
+          ),
+        }),
+        security: [{}, { bearerAuth: [] }],
         body: {
           content: {
             'application/json': { schema: PredictJsonBody },
@@ -63,12 +94,14 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
           200: PredictResponse,
           ...problemResponses({
             400: 'Malformed request, or an image that cannot be decoded',
+            401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)',
             404: 'No such model',
             413: 'Body or image larger than the configured limits',
             415: 'Unsupported content type or image format',
             422: 'Boxes that are empty, non-finite, outside the image, or too many',
             500: 'Internal error',
-            503: 'Model not ready, or inference failed',
+            503: 'Model not ready, queue full or server overloaded (see Retry-After), or inference failed',
+            504: 'The request deadline passed before inference',
           }),
         },
       },
@@ -77,6 +110,9 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
       },
     },
     async (request) => {
+      const started = performance.now();
+      const asked = (request.headers as { 'x-request-deadline-ms'?: number })['x-request-deadline-ms'];
+      const deadline = started + Math.min(asked ?? limits.maxDeadlineMs, limits.maxDeadlineMs);
       const { model } = request.params as { model: string };
       const entry = findModel(registry, model);
       if (entry.state !== 'ready' || !entry.served) {
@@ -104,6 +140,7 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
           fusion: body.fusion,
           level: body.level,
           includeViews: body.includeViews,
+          deadline,
         },
         limits,
         metrics,

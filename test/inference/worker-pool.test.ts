@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { PoolClosedError, WorkerCrashedError, WorkerPool, WorkerTimeoutError } from '../../src/inference/worker-pool.js';
+
+const scripted = fileURLToPath(new URL('../helpers/scripted-worker.js', import.meta.url));
+
+test('jobs run on the workers and answer in order of submission per job', async () => {
+  const pool = new WorkerPool({ filename: scripted, workerData: null, size: 2 });
+  try {
+    const answers = await Promise.all([1, 2, 3, 4, 5].map((value) => pool.run({ kind: 'echo', value, delayMs: 5 })));
+    assert.deepEqual(answers, [1, 2, 3, 4, 5]);
+    await assert.rejects(pool.run({ kind: 'fail', value: 7 }), { name: 'RangeError', message: 'refused 7' });
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a worker that dies fails the job it held, is replaced, and queued jobs still run', async () => {
+  const replaced: string[] = [];
+  const pool = new WorkerPool({ filename: scripted, workerData: null, size: 1, onReplace: (reason) => replaced.push(reason) });
+  try {
+    const first = pool.threads[0];
+    const dying = pool.run({ kind: 'exit' });
+    const queued = pool.run({ kind: 'echo', value: 'after' });
+    await assert.rejects(dying, (error: Error) => error instanceof WorkerCrashedError && /exited with code 3/.test(error.message));
+    assert.equal(await queued, 'after');
+    assert.notEqual(pool.threads[0], first);
+    assert.deepEqual(replaced, ['crash']);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a job that hangs fails at its time limit, its worker is set aside and a fresh one serves', async () => {
+  const replaced: string[] = [];
+  const pool = new WorkerPool({
+    filename: scripted,
+    workerData: null,
+    size: 1,
+    onReplace: (reason) => replaced.push(reason),
+    abandonedGraceMs: 100,
+  });
+  try {
+    const hung = pool.threads[0];
+    await assert.rejects(pool.run({ kind: 'spin' }, { timeoutMs: 100 }), WorkerTimeoutError);
+    assert.notEqual(pool.threads[0], hung);
+    assert.equal(await pool.run({ kind: 'echo', value: 'fresh' }, { timeoutMs: 5000 }), 'fresh');
+    assert.deepEqual(replaced, ['timeout']);
+  } finally {
+    // close() also stops the thread that is still spinning, once the grace period is over.
+    await pool.close();
+  }
+});
+
+test('close waits for running jobs, then refuses new ones', async () => {
+  const pool = new WorkerPool({ filename: scripted, workerData: null, size: 1 });
+  const running = pool.run({ kind: 'echo', value: 'finished', delayMs: 50 });
+  const closed = pool.close();
+  assert.equal(await running, 'finished');
+  await closed;
+  await assert.rejects(pool.run({ kind: 'echo', value: 1 }), PoolClosedError);
+});

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { buildMetricsApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { dotImage } from '../helpers/images.js';
+import { startService } from '../helpers/service.js';
+
+async function dotsPng() {
+  return dotImage(320, 240, [{ x: 100, y: 120, sigma: 4 }, { x: 220, y: 110, sigma: 4 }]);
+}
+
+function predict(url: string, model: string, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(`${url}/v1/models/${model}/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+describe('bearer-token authentication', () => {
+  test('predict and model routes need the token; health, readiness and metrics do not', async () => {
+    const service = await startService({ models: ['dots'], env: { AUTH_TOKEN: 's3cret-token' } });
+    try {
+      const image = (await dotsPng()).toString('base64');
+      const missing = await predict(service.url, 'dots', { image });
+      assert.equal(missing.status, 401);
+      assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
+      assert.match(((await missing.json()) as any).detail, /needs an Authorization: Bearer token/);
+      const wrong = await predict(service.url, 'dots', { image }, { authorization: 'Bearer s3cret-tokem' });
+      assert.equal(wrong.status, 401);
+      assert.match(((await wrong.json()) as any).detail, /not valid/);
+      const right = await predict(service.url, 'dots', { image }, { authorization: 'Bearer s3cret-token' });
+      assert.equal(right.status, 200);
+      await right.arrayBuffer();
+      assert.equal((await fetch(`${service.url}/v1/models`)).status, 401);
+      assert.equal((await fetch(`${service.url}/v1/models`, { headers: { authorization: 'Bearer s3cret-token' } })).status, 200);
+      for (const open of ['/healthz', '/readyz', '/metrics']) assert.equal((await fetch(`${service.url}${open}`)).status, 200, open);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+describe('headers, CORS and the metrics port', () => {
+  test('security headers on every response; no CORS unless configured', async () => {
+    const service = await startService({ models: ['dots'] });
+    try {
+      const response = await fetch(`${service.url}/v1/models`, { headers: { origin: 'https://example.org' } });
+      assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+      assert.ok(response.headers.get('content-security-policy'));
+      assert.equal(response.headers.get('access-control-allow-origin'), null);
+    } finally {
+      await service.close();
+    }
+  });
+
+  test('CORS_ORIGINS allows exactly the listed origins', async () => {
+    const service = await startService({ models: ['dots'], env: { CORS_ORIGINS: 'https://app.example.org' } });
+    try {
+      const allowed = await fetch(`${service.url}/v1/models`, { headers: { origin: 'https://app.example.org' } });
+      assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.org');
+      const other = await fetch(`${service.url}/v1/models`, { headers: { origin: 'https://evil.example.org' } });
+      assert.notEqual(other.headers.get('access-control-allow-origin'), 'https://evil.example.org');
+    } finally {
+      await service.close();
+    }
+  });
+
+  test('METRICS_PORT moves /metrics off the API port', async () => {
+    const service = await startService({ models: ['dots'], env: { METRICS_PORT: '9464' } });
+    const metricsApp = buildMetricsApp(service.app.metrics, loadConfig({}));
+    try {
+      assert.equal((await fetch(`${service.url}/metrics`)).status, 404);
+      const address = await metricsApp.listen({ port: 0, host: '127.0.0.1' });
+      const text = await (await fetch(`${address}/metrics`)).text();
+      assert.match(text, /huber_model_info\{model="dots"/);
+      assert.equal((await fetch(`${address}/v1/models`)).status, 404);
+    } finally {
+      await metricsApp.close();
+      await service.close();
+    }
+  });
+});
+
+describe('overload and deadlines', () => {
+  test('a full queue answers 503 with Retry-After at once; the rest are served', async () => {
+    const service = await startService({
+      models: ['resnet18-huber-tiny'],
+      env: { MAX_QUEUE_CROPS: '2', MAX_BATCH_SIZE: '1', MAX_BATCH_WAIT_MS: '0' },
+    });
+    try {
+      const image = (await dotsPng()).toString('base64');
+      const responses = await Promise.all(Array.from({ length: 10 }, () => predict(service.url, 'resnet18-huber-tiny', { image })));
+      const statuses = responses.map((response) => response.status);
+      assert.ok(statuses.every((status) => status === 200 || status === 503), statuses.join(','));
+      assert.ok(statuses.includes(200), statuses.join(','));
+      const refused = responses.find((response) => response.status === 503);
+      assert.ok(refused, `expected a 503 among ${statuses.join(',')}`);
+      assert.equal(refused.headers.get('retry-after'), '1');
+      assert.match(((await refused.json()) as any).detail, /crops queued .* past the limit of 2/);
+      await Promise.all(responses.map((response) => response.arrayBuffer().catch(() => undefined)));
+    } finally {
+      await service.close();
+    }
+  });
+
+  test('a deadline that passes before inference is answered 504 and nothing reaches the model', async () => {
+    const service = await startService({ models: ['dots'] });
+    try {
+      const big = await dotImage(1200, 900, [{ x: 300, y: 400, sigma: 6 }]);
+      const before = await service.app.metrics.batchSize.get();
+      const response = await predict(service.url, 'dots', { image: big.toString('base64') }, { 'x-request-deadline-ms': '1' });
+      assert.equal(response.status, 504);
+      assert.match(((await response.json()) as any).detail, /deadline passed/);
+      const after = await service.app.metrics.batchSize.get();
+      const count = (metric: typeof before) => metric.values.find((value) => value.metricName === 'huber_inference_batch_size_count')?.value ?? 0;
+      assert.equal(count(after), count(before));
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+describe('worker faults', () => {
+  test('a killed worker is replaced and requests keep being answered (200, or 503 for any it held)', async () => {
+    const service = await startService({ models: ['resnet18-huber-tiny'] });
+    try {
+      const served = service.app.models.entries.get('resnet18-huber-tiny')!.served!;
+      const image = (await dotsPng()).toString('base64');
+      const victim = served.runner.threads[0]!;
+      // Terminated while idle: a thread stopped inside a native ONNX Runtime run would abort the process (see WorkerPool).
+      await victim.terminate();
+      const responses = await Promise.all(Array.from({ length: 4 }, () => predict(service.url, 'resnet18-huber-tiny', { image })));
+      for (const response of responses) {
+        assert.ok(response.status === 200 || response.status === 503, String(response.status));
+        if (response.status === 503) assert.match(((await response.json()) as any).detail, /inference failed .* retry/);
+        else await response.arrayBuffer();
+      }
+      assert.notEqual(served.runner.threads[0], victim);
+      const later = await predict(service.url, 'resnet18-huber-tiny', { image });
+      assert.equal(later.status, 200);
+      await later.arrayBuffer();
+      const replaced = (await service.app.metrics.workerReplacements.get()).values.find((value) => value.labels.reason === 'crash');
+      assert.equal(replaced?.value, 1);
+    } finally {
+      await service.close();
+    }
+  });
+
+  test('a batch that overruns INFERENCE_TIMEOUT_MS fails with 503 at once; the worker is replaced and small batches succeed', async () => {
+    const service = await startService({
+      models: ['resnet18-huber-tiny'],
+      env: { INFERENCE_TIMEOUT_MS: '1000', MAX_BATCH_SIZE: '32', MAX_QUEUE_CROPS: '64' },
+    });
+    try {
+      const served = service.app.models.entries.get('resnet18-huber-tiny')!.served!;
+      const before = served.runner.threads[0];
+      const image = (await dotsPng()).toString('base64');
+      // 32 crops of ResNet18 on one thread take seconds; one crop takes tens of milliseconds.
+      const boxes = Array.from({ length: 16 }, (_, index) => ({ x: 10 + index * 5, y: 20, width: 100, height: 100 }));
+      const started = Date.now();
+      const slow = await predict(service.url, 'resnet18-huber-tiny', { image, boxes });
+      assert.equal(slow.status, 503);
+      assert.match(((await slow.json()) as any).detail, /inference failed/);
+      assert.notEqual(served.runner.threads[0], before, 'the overrunning worker was replaced');
+      const fast = await predict(service.url, 'resnet18-huber-tiny', { image, tta: false, boxes: [{ x: 20, y: 20, width: 100, height: 100 }] });
+      assert.equal(fast.status, 200, `after ${Date.now() - started} ms`);
+      await fast.arrayBuffer();
+      assert.equal((await fetch(`${service.url}/healthz`)).status, 200);
+    } finally {
+      await service.close();
+    }
+  });
+});
