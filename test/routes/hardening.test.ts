@@ -150,14 +150,14 @@ describe('worker faults', () => {
   test('a batch that overruns INFERENCE_TIMEOUT_MS fails with 503 at once; the worker is replaced and small batches succeed', async () => {
     const service = await startService({
       models: ['resnet18-huber-tiny'],
-      env: { INFERENCE_TIMEOUT_MS: '1000', MAX_BATCH_SIZE: '32', MAX_QUEUE_CROPS: '64' },
+      env: { INFERENCE_TIMEOUT_MS: '600', MAX_BATCH_SIZE: '128', MAX_QUEUE_CROPS: '256', MAX_BOXES: '64' },
     });
     try {
       const served = service.app.models.entries.get('resnet18-huber-tiny')!.served!;
       const before = served.runner.threads[0];
       const image = (await dotsPng()).toString('base64');
-      // 32 crops of ResNet18 on one thread take seconds; one crop takes tens of milliseconds.
-      const boxes = Array.from({ length: 16 }, (_, index) => ({ x: 10 + index * 5, y: 20, width: 100, height: 100 }));
+      // 128 crops of ResNet18 on one thread take seconds; one crop takes tens of milliseconds.
+      const boxes = Array.from({ length: 64 }, (_, index) => ({ x: 10 + index * 3, y: 20, width: 100, height: 100 }));
       const started = Date.now();
       const slow = await predict(service.url, 'resnet18-huber-tiny', { image, boxes });
       assert.equal(slow.status, 503);
