@@ -25,8 +25,14 @@ export interface BatchEvent {
   submissions: number;
 }
 
+/** A submission whose deadline passed while it waited; its crops were never run. */
+export class DeadlineExceededError extends Error {
+  override name = 'DeadlineExceededError';
+}
+
 interface Submission {
   items: Float32Array;
+  deadline: number;
   count: number;
   remaining: number;
   output: Float32Array;
@@ -68,9 +74,11 @@ export class DynamicBatcher {
 
   /**
    * Queues `count` crops laid out in `items` and resolves with their `count × outputSize` outputs in
-   * the same order. The caller must not touch `items` until the promise settles.
+   * the same order. The caller must not touch `items` until the promise settles. If the
+   * `performance.now()` time `deadline` passes before its crops are batched, it is rejected with
+   * DeadlineExceededError and its crops are dropped.
    */
-  submit(items: Float32Array, count: number): Promise<Float32Array> {
+  submit(items: Float32Array, count: number, deadline = Number.POSITIVE_INFINITY): Promise<Float32Array> {
     const { itemSize, outputSize } = this.options;
     if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be a positive integer, got ${count}`);
     if (items.length < count * itemSize) {
@@ -79,6 +87,7 @@ export class DynamicBatcher {
     return new Promise<Float32Array>((resolve, reject) => {
       const submission: Submission = {
         items,
+        deadline,
         count,
         remaining: count,
         output: new Float32Array(count * outputSize),
@@ -125,15 +134,27 @@ export class DynamicBatcher {
       this.timer = null;
     }
     const { itemSize, outputSize, maxBatchSize } = this.options;
-    const size = Math.min(maxBatchSize, this.depth);
-    const batch = this.queue.slice(this.queueHead, this.queueHead + size);
-    this.queueHead += size;
+    const now = performance.now();
+    const batch: QueuedItem[] = [];
+    while (batch.length < maxBatchSize && this.queueHead < this.queue.length) {
+      const item = this.queue[this.queueHead++]!;
+      const { submission } = item;
+      // Crops of a submission that has already failed or expired would be wasted work.
+      if (submission.failed) continue;
+      if (now > submission.deadline) {
+        submission.failed = true;
+        submission.reject(new DeadlineExceededError(`deadline passed after ${((now - submission.enqueuedAt) / 1000).toFixed(3)} s in the queue`));
+        continue;
+      }
+      batch.push(item);
+    }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
+    const size = batch.length;
+    if (size === 0) return;
     const input = this.takeBuffer(size * itemSize);
-    const now = performance.now();
     const queuedSeconds: number[] = [];
     for (let slot = 0; slot < size; slot++) {
       const { submission, index } = batch[slot]!;

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { DeadlineExceededError } from '../inference/dynamic-batcher.js';
 import { predictKeypoints2, type KeypointResult2, type ViewInput2, type ViewKeypoint2 } from '../huber/index.js';
 import { gatewayTimeout, serviceUnavailable, unprocessable } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -96,8 +97,11 @@ export async function predictKeypoints(
   let outputs: Float32Array;
   try {
     metrics.queueDepth.set({ model: name }, model.batcher.depth + crops.length / itemSize);
-    outputs = await model.batcher.submit(crops, boxes.length * viewCount);
+    outputs = await model.batcher.submit(crops, boxes.length * viewCount, request.deadline);
   } catch (error) {
+    if (error instanceof DeadlineExceededError) {
+      throw gatewayTimeout(`the request deadline passed while it waited for a batch (${error.message}); nothing was sent to the model`);
+    }
     throw serviceUnavailable(`inference failed for model "${name}"; retry the request`, 'inference-failed');
   } finally {
     metrics.queueDepth.set({ model: name }, model.batcher.depth);

@@ -121,6 +121,34 @@ describe('overload and deadlines', () => {
   });
 });
 
+describe('deadlines while queued', () => {
+  test('a request whose deadline passes in the queue gets 504 and its crops never run', async () => {
+    const service = await startService({
+      models: ['resnet18-huber-tiny'],
+      env: { MAX_BATCH_SIZE: '2', MAX_BATCH_WAIT_MS: '0', MAX_QUEUE_CROPS: '64' },
+    });
+    try {
+      const served = service.app.models.entries.get('resnet18-huber-tiny')!.served!;
+      const image = (await dotsPng()).toString('base64');
+      const crops: number[] = [];
+      served.batcher.onBatch((event) => crops.push(event.size));
+      const ahead = Array.from({ length: 8 }, () => predict(service.url, 'resnet18-huber-tiny', { image }));
+      while (served.batcher.depth < 8) await new Promise((resolve) => setTimeout(resolve, 2));
+      // Seven batches are ahead of it; its 50 ms run out long before they finish.
+      const late = await predict(service.url, 'resnet18-huber-tiny', { image }, { 'x-request-deadline-ms': '50' });
+      assert.equal(late.status, 504);
+      assert.match(((await late.json()) as any).detail, /waited for a batch/);
+      for (const response of await Promise.all(ahead)) {
+        assert.equal(response.status, 200);
+        await response.arrayBuffer();
+      }
+      assert.equal(crops.reduce((sum, size) => sum + size, 0), 16, 'only the eight on-time requests reached the model');
+    } finally {
+      await service.close();
+    }
+  });
+});
+
 describe('worker faults', () => {
   test('a killed worker is replaced and requests keep being answered (200, or 503 for any it held)', async () => {
     const service = await startService({ models: ['resnet18-huber-tiny'] });
