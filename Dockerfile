@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# huber-keypoints. CPU image (default):
+#   docker build -t huber-keypoints:cpu .
+# CUDA 12 image (onnxruntime-node's CUDA provider, on a CUDA + cuDNN runtime base):
+#   docker build -t huber-keypoints:cuda12 --build-arg ONNXRUNTIME_NODE_INSTALL=cuda12 \
+#     --build-arg RUNTIME_BASE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04 .
+# The install steps are exactly .ci/run's: npm ci, then npm run build.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+ARG RUNTIME_BASE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+# skip: the CPU build bundled in the npm package; cuda12: onnxruntime-node's install script adds the CUDA provider.
+ARG ONNXRUNTIME_NODE_INSTALL=skip
+ENV ONNXRUNTIME_NODE_INSTALL=${ONNXRUNTIME_NODE_INSTALL}
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM ${RUNTIME_BASE} AS runtime
+# The node binary travels with the app, so a CUDA base without Node runs it too.
+COPY --from=build /usr/local/bin/node /usr/local/bin/node
+WORKDIR /app
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000 \
+    MODEL_REPOSITORY=/app/models \
+    ENSURE_DEFAULT_MODEL=true
+COPY --from=build --chown=1000:1000 /app/package.json ./
+COPY --from=build --chown=1000:1000 /app/node_modules ./node_modules
+COPY --from=build --chown=1000:1000 /app/dist ./dist
+# Manifests only: the default model's weights are generated into this (writable) folder at first start.
+COPY --from=build --chown=1000:1000 /app/models ./models
+USER 1000:1000
+EXPOSE 3000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=300s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/src/server.js"]
