@@ -1,31 +1,13 @@
-// The manifest.json shape of SPEC §6, as this module writes it. The loader
-// validates manifests with its own schema; this type only keeps the writers
-// (default model, test fixtures) honest.
+import type { Manifest } from './manifest.js';
 
-export type CropPadding = 'reflect' | 'edge' | 'constant';
-export type Parameterization = 'nu' | 'mu';
-
-export interface ManifestKeypoint {
-  name: string;
-  /** m_k, input pixels. */
-  mean: [number, number];
-  /** H_k, symmetric, applied as yₙ = H_k (q − m_k). */
-  whitening: [[number, number], [number, number]];
-}
-
-export interface ModelManifestJson {
-  name: string;
-  version: string;
-  description: string;
-  trained: boolean;
-  file: string;
-  input: { name: string; size: number; mean: [number, number, number]; std: [number, number, number] };
-  output: { name: string };
-  crop: { scale: number; padding: CropPadding };
-  distribution: { delta: number; theta: number; eigenvalueOffset: number; parameterization: Parameterization };
-  keypoints: ManifestKeypoint[];
-  flipPairs: [number, number][];
-}
+/**
+ * The manifest as the writers here (default model, test fixtures) produce it: the loader's schema
+ * type, with every keypoint's normalization spelled out rather than left to the defaults.
+ */
+export type ManifestKeypoint = Required<Manifest['keypoints'][number]>;
+export type ModelManifestJson = Omit<Manifest, 'keypoints'> & { keypoints: ManifestKeypoint[] };
+export type CropPadding = Manifest['crop']['padding'];
+export type Parameterization = Manifest['distribution']['parameterization'];
 
 export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
