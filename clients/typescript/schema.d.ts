@@ -327,16 +327,7 @@ export interface components {
             /** @description Image y, pixels. */
             y: number;
             /** @description Covariance Σ in image pixels², [[σxx, σxy], [σxy, σyy]]. */
-            covariance: [
-                [
-                    number,
-                    number
-                ],
-                [
-                    number,
-                    number
-                ]
-            ];
+            covariance: number[][];
             ellipse: components["schemas"]["Ellipse"];
             /** @description Expected distance error √(trace Σ), pixels. */
             rmse: number;
@@ -379,16 +370,7 @@ export interface components {
                 /** @description Image y, pixels. */
                 y: number;
                 /** @description Covariance Σ in image pixels², [[σxx, σxy], [σxy, σyy]]. */
-                covariance: [
-                    [
-                        number,
-                        number
-                    ],
-                    [
-                        number,
-                        number
-                    ]
-                ];
+                covariance: number[][];
                 ellipse: components["schemas"]["Ellipse"];
                 /** @description Expected distance error √(trace Σ), pixels. */
                 rmse: number;
@@ -888,7 +870,7 @@ export interface operations {
                  *           "height": 340
                  *         }
                  *       ],
-                 *       "tta": "true"
+                 *       "tta": true
                  *     }
                  */
                 "multipart/form-data": {
