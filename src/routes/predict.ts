@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { badRequest, payloadTooLarge, problemUri, serviceUnavailable } from '../errors.js';
+import { badRequest, payloadTooLarge, ProblemError, problemUri, serviceUnavailable } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { Box } from '../pipeline/crop-sampler.js';
@@ -106,7 +106,14 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
         },
       },
       preValidation: async (request) => {
-        if (request.isMultipart()) request.body = await readMultipart(request);
+        if (!request.isMultipart()) return;
+        try {
+          request.body = await readMultipart(request);
+        } catch (error) {
+          // busboy reports a malformed form (no boundary, a cut-off part) as a bare Error, which would be a 500.
+          if (error instanceof ProblemError || (error as { statusCode?: number }).statusCode !== undefined) throw error;
+          throw badRequest(`multipart body could not be read: ${(error as Error).message}`, 'invalid-multipart');
+        }
       },
     },
     async (request) => {
