@@ -16,7 +16,7 @@ import { modelRoutes } from './routes/models.js';
 import { predictRoutes } from './routes/predict.js';
 import { ModelInfo } from './schemas/models.js';
 import { Box, Ellipse, Keypoint, ViewPrediction } from './schemas/predict.js';
-import { Problem } from './schemas/problem.js';
+import { Problem, problemResponses } from './schemas/problem.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -65,7 +65,22 @@ export function metricsRoute(fastify: FastifyInstance, metrics: Metrics): void {
         summary: 'Prometheus metrics (text exposition format)',
         description: 'Served on METRICS_PORT instead when that is set.',
         tags: ['operations'],
-        produces: ['text/plain'],
+        response: {
+          200: {
+            description: 'Prometheus text exposition format 0.0.4.',
+            content: {
+              'text/plain': {
+                schema: {
+                  type: 'string',
+                  examples: [
+                    '# HELP huber_inference_batch_size Crops per session.run call.\n# TYPE huber_inference_batch_size histogram\nhuber_inference_batch_size_bucket{le="1",model="resnet101-huber-wflw"} 0\n',
+                  ],
+                },
+              },
+            },
+          },
+          ...problemResponses({ 500: 'Internal error' }),
+        },
       },
     },
     async (_request, reply) => {
@@ -194,7 +209,7 @@ export const app = fp<AppOptions>(
     });
     await fastify.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
     await fastify.register(fastifyMultipart, {
-      limits: { fileSize: config.BODY_LIMIT_BYTES, files: 1, fields: 16, parts: 17, fieldSize: 1024 * 1024 },
+      limits: { fileSize: config.BODY_LIMIT_BYTES, files: 2, fields: 16, parts: 18, fieldSize: 1024 * 1024 },
     });
 
     // Only JSON and multipart bodies are part of the API; anything else is answered 415.

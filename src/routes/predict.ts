@@ -21,7 +21,15 @@ const base64Pattern = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
 async function readMultipart(request: FastifyRequest): Promise<Record<string, unknown>> {
   const body: Record<string, unknown> = {};
   for await (const part of request.parts()) {
-    if (part.type === 'file') {
+    if (part.type === 'file' && part.fieldname === 'boxes') {
+      // Clients that follow the document's encoding send boxes as an application/json part.
+      const text = (await part.toBuffer()).toString('utf8');
+      try {
+        body.boxes = JSON.parse(text);
+      } catch (error) {
+        throw badRequest(`boxes part is not valid JSON: ${(error as Error).message}`, 'invalid-boxes');
+      }
+    } else if (part.type === 'file') {
       if (part.fieldname !== 'image') {
         part.file.resume();
         throw badRequest(`unexpected file part "${part.fieldname}"; send the image as the "image" part`);

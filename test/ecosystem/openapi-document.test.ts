@@ -10,7 +10,7 @@ type Json = Record<string, any>;
  * `/metrics` is declared in src/app.ts, whose schema block this suite's owner may not edit; it
  * answers text, and its missing example and 500 are reported to the app's owner rather than hidden.
  */
-const documentedElsewhere = new Set(['metrics']);
+const documentedElsewhere = new Set<string>();
 
 const methods = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
 

@@ -183,6 +183,21 @@ describe('POST /v1/models/{model}/predict', () => {
     assert.equal(body.instances[0].keypoints[0].ellipse.level, 0.5);
   });
 
+  test('multipart/form-data: boxes may also come as an application/json part, as the document encodes it', async () => {
+    const box = { x: 100, y: 80, width: 200, height: 150 };
+    const { left, right } = dotsFor(box, { size: 64 });
+    const png = await dotImage(400, 300, [left, right]);
+    const form = new FormData();
+    form.append('image', new Blob([png], { type: 'image/png' }), 'dots.png');
+    form.append('boxes', new Blob([JSON.stringify([box])], { type: 'application/json' }), 'boxes.json');
+    const response = await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form });
+    const body = (await response.json()) as any;
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.deepEqual(body.instances[0].box, box);
+    near(body.instances[0].keypoints[0].x, left.x, 0.5, 'left x');
+    near(body.instances[0].keypoints[1].x, right.x, 0.5, 'right x');
+  });
+
   test('EXIF orientation: coordinates refer to the oriented image', async () => {
     // Stored landscape 400×300 with orientation 6 (rotate 90° clockwise to display): displayed 300×400.
     const displayedBox = { x: 40, y: 80, width: 200, height: 180 };
