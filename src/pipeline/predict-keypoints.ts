@@ -58,6 +58,9 @@ function keypointOut(name: string, keypoint: ViewKeypoint2): KeypointOut {
   return { name, x: keypoint.x, y: keypoint.y, covariance: keypoint.covariance, ellipse: keypoint.ellipse, rmse: keypoint.rmse };
 }
 
+/** Crops of requests admitted for a model whose images are still being decoded. */
+const decodingCrops = new WeakMap<ServedModel, number>();
+
 export async function predictKeypoints(
   model: ServedModel,
   request: PredictRequest,
@@ -66,7 +69,26 @@ export async function predictKeypoints(
 ) {
   const name = model.manifest.name;
   const started = performance.now();
-  const image = await decodeImage(request.image, { maxPixels: limits.maxPixels });
+  // Admission before decoding: under overload a request the queue cannot take is refused before it
+  // costs a decode, and decodes admitted but not yet queued count against the same bound, so that
+  // the libuv pool's queue of decodes cannot grow without limit behind a full model queue.
+  const admitted = (request.boxes && request.boxes.length > 0 ? Math.min(request.boxes.length, limits.maxBoxes) : 1) * (request.tta ? 2 : 1);
+  const decoding = decodingCrops.get(model) ?? 0;
+  const ahead = model.batcher.depth + decoding;
+  if (ahead > 0 && ahead + admitted > limits.maxQueueCrops) {
+    throw serviceUnavailable(
+      `model "${name}" has ${model.batcher.depth} crops queued and ${decoding} being decoded; this request adds ${admitted}, past the limit of ${limits.maxQueueCrops}; retry shortly`,
+      'queue-full',
+      1,
+    );
+  }
+  decodingCrops.set(model, decoding + admitted);
+  let image: Awaited<ReturnType<typeof decodeImage>>;
+  try {
+    image = await decodeImage(request.image, { maxPixels: limits.maxPixels });
+  } finally {
+    decodingCrops.set(model, (decodingCrops.get(model) ?? admitted) - admitted);
+  }
   const boxes = request.boxes && request.boxes.length > 0 ? request.boxes : [{ x: 0, y: 0, width: image.width, height: image.height }];
   checkBoxes(boxes, image.width, image.height, limits.maxBoxes);
 
