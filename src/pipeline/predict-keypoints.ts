@@ -34,6 +34,8 @@ export interface InstanceOut {
   views?: Array<{ mirrored: boolean; keypoints: KeypointOut[] }>;
 }
 
+const MAX_BOX_COORDINATE = 1e9;
+
 /** Boxes must be finite, non-empty and overlap the image; each failure names the box by its index. */
 export function checkBoxes(boxes: Box[], width: number, height: number, maxBoxes: number): void {
   if (boxes.length > maxBoxes) throw unprocessable(`${boxes.length} boxes sent, more than the limit of ${maxBoxes}`, 'too-many-boxes');
@@ -41,6 +43,10 @@ export function checkBoxes(boxes: Box[], width: number, height: number, maxBoxes
     const values = [box.x, box.y, box.width, box.height];
     if (!values.every(Number.isFinite)) {
       throw unprocessable(`boxes[${index}] ${JSON.stringify(box)} has a non-finite value`, 'invalid-box');
+    }
+    // Finite is not enough: a 1e308-wide box overflows the crop's affine map to Infinity.
+    if (values.some((value) => Math.abs(value) > MAX_BOX_COORDINATE)) {
+      throw unprocessable(`boxes[${index}] ${JSON.stringify(box)} has a value beyond ±${MAX_BOX_COORDINATE} px`, 'invalid-box');
     }
     if (!(box.width > 0 && box.height > 0)) {
       throw unprocessable(`boxes[${index}] has width ${box.width} and height ${box.height}; both must be positive`, 'invalid-box');

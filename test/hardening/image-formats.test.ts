@@ -134,6 +134,17 @@ describe('hostile images and bodies over HTTP', () => {
     await expectProblem(await json({ image: corrupt.toString('base64') }), 400, /could not be decoded as png/);
   });
 
+  test('a box too large for the crop geometry (found by the fuzz test, was a 500): 422 naming the box', async () => {
+    const png = encodePng(W, H, 'grey', 8, grey);
+    await expectProblem(await json({ image: png.toString('base64'), boxes: [{ x: 0, y: 0, width: 1e308, height: 2 }] }), 422, /boxes\[0\].*beyond/);
+    const form = new FormData();
+    form.append('image', new Blob([png]), 'image.png');
+    form.append('boxes', '[{"x":null,"y":"-1","width":1e308,"height":2}]');
+    const response = await fetch(url(), { method: 'POST', body: form });
+    assert.ok(response.status === 400 || response.status === 422, String(response.status));
+    await response.arrayBuffer();
+  });
+
   test('wrong content types: 415 problem, or 400 where the type is right but the body is not', async () => {
     const png = encodePng(W, H, 'grey', 8, grey);
     for (const type of ['image/png', 'application/octet-stream', 'text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
