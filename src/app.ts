@@ -268,6 +268,7 @@ export function serverOptions(config: Config): FastifyServerOptions {
 /** The separate listener for METRICS_PORT: /metrics and nothing else. */
 export function buildMetricsApp(metrics: Metrics, config: Config): FastifyInstance {
   const fastify = Fastify({ logger: false, requestTimeout: config.REQUEST_TIMEOUT_MS });
+  fastify.addSchema(Problem);
   metricsRoute(fastify, metrics);
   return fastify;
 }

@@ -67,6 +67,26 @@ function keypointOut(name: string, keypoint: ViewKeypoint2): KeypointOut {
 /** Crops of requests admitted for a model whose images are still being decoded. */
 const decodingCrops = new WeakMap<ServedModel, number>();
 
+/**
+ * Admission before decoding: under overload a request the queue cannot take is refused before it
+ * costs a decode, and decodes admitted but not yet queued count against the same bound, so the
+ * libuv pool's queue of decodes cannot grow without limit behind a full model queue. An empty queue
+ * takes any request, so one larger than the limit is slow rather than impossible.
+ */
+function admit(model: ServedModel, crops: number, limits: PredictLimits): () => void {
+  const decoding = decodingCrops.get(model) ?? 0;
+  const ahead = model.batcher.depth + decoding;
+  if (ahead > 0 && ahead + crops > limits.maxQueueCrops) {
+    throw serviceUnavailable(
+      `model "${model.manifest.name}" has ${model.batcher.depth} crops queued and ${decoding} being decoded; this request adds ${crops}, past the limit of ${limits.maxQueueCrops}; retry shortly`,
+      'queue-full',
+      1,
+    );
+  }
+  decodingCrops.set(model, decoding + crops);
+  return () => decodingCrops.set(model, (decodingCrops.get(model) ?? crops) - crops);
+}
+
 export async function predictKeypoints(
   model: ServedModel,
   request: PredictRequest,
@@ -75,25 +95,13 @@ export async function predictKeypoints(
 ) {
   const name = model.manifest.name;
   const started = performance.now();
-  // Admission before decoding: under overload a request the queue cannot take is refused before it
-  // costs a decode, and decodes admitted but not yet queued count against the same bound, so that
-  // the libuv pool's queue of decodes cannot grow without limit behind a full model queue.
-  const admitted = (request.boxes && request.boxes.length > 0 ? Math.min(request.boxes.length, limits.maxBoxes) : 1) * (request.tta ? 2 : 1);
-  const decoding = decodingCrops.get(model) ?? 0;
-  const ahead = model.batcher.depth + decoding;
-  if (ahead > 0 && ahead + admitted > limits.maxQueueCrops) {
-    throw serviceUnavailable(
-      `model "${name}" has ${model.batcher.depth} crops queued and ${decoding} being decoded; this request adds ${admitted}, past the limit of ${limits.maxQueueCrops}; retry shortly`,
-      'queue-full',
-      1,
-    );
-  }
-  decodingCrops.set(model, decoding + admitted);
+  const boxCount = request.boxes && request.boxes.length > 0 ? Math.min(request.boxes.length, limits.maxBoxes) : 1;
+  const release = admit(model, boxCount * (request.tta ? 2 : 1), limits);
   let image: Awaited<ReturnType<typeof decodeImage>>;
   try {
     image = await decodeImage(request.image, { maxPixels: limits.maxPixels });
   } finally {
-    decodingCrops.set(model, (decodingCrops.get(model) ?? admitted) - admitted);
+    release();
   }
   const boxes = request.boxes && request.boxes.length > 0 ? request.boxes : [{ x: 0, y: 0, width: image.width, height: image.height }];
   checkBoxes(boxes, image.width, image.height, limits.maxBoxes);
@@ -112,15 +120,6 @@ export async function predictKeypoints(
 
   if (performance.now() > request.deadline) {
     throw gatewayTimeout('the request deadline passed while the image was decoded; nothing was sent to the model');
-  }
-  const cropCount = boxes.length * viewCount;
-  // An empty queue takes any request, so one larger than the limit is slow rather than impossible.
-  if (model.batcher.depth > 0 && model.batcher.depth + cropCount > limits.maxQueueCrops) {
-    throw serviceUnavailable(
-      `model "${name}" has ${model.batcher.depth} crops queued and this request adds ${cropCount}, past the limit of ${limits.maxQueueCrops}; retry shortly`,
-      'queue-full',
-      1,
-    );
   }
   let outputs: Float32Array;
   try {
