@@ -137,6 +137,7 @@ export const app = fp<AppOptions>(
         intraOpThreads: intraOpThreads(config),
         interOpThreads: config.INTER_OP_THREADS,
         graphOptimization: config.GRAPH_OPTIMIZATION,
+        inferenceNice: config.INFERENCE_NICE,
         maxBatchSize: config.MAX_BATCH_SIZE,
         maxBatchWaitMs: config.MAX_BATCH_WAIT_MS,
         warmup: config.WARMUP,

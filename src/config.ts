@@ -26,6 +26,12 @@ export const ConfigSchema = Type.Object({
     ['disabled', 'basic', 'extended', 'all'].map((level) => Type.Literal(level)),
     { default: 'all' },
   ),
+  INFERENCE_NICE: Type.Integer({
+    minimum: 0,
+    maximum: 19,
+    default: 5,
+    description: 'Linux nice value of the inference threads, so the event loop is never queued behind them; 0 disables.',
+  }),
   MAX_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
   MAX_BATCH_WAIT_MS: Type.Number({ minimum: 0, maximum: 1000, default: 2 }),
   WARMUP: Type.Boolean({ default: true }),

@@ -1,3 +1,5 @@
+import { readlinkSync } from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
@@ -12,6 +14,26 @@ import type {
 } from './worker-protocol.js';
 
 const settings = workerData as InferenceWorkerData;
+
+/**
+ * Inference threads saturate every core; at equal priority the event loop waits its turn behind
+ * them and request latency jitters. Threads inherit nice from the thread that creates them, so
+ * lowering this thread's priority before the session starts its pool lowers all of them, and the
+ * event loop (nice 0) runs as soon as it has work. Linux only: elsewhere, or without permission,
+ * priorities stay as they are.
+ */
+function lowerPriority(nice: number): string | null {
+  if (nice === 0) return null;
+  try {
+    const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    os.setPriority(threadId, nice);
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+const priorityProblem = lowerPriority(settings.nice);
 
 interface LoadedSession {
   session: ort.InferenceSession;
@@ -65,6 +87,7 @@ export async function handle(task: InferenceTask): Promise<{ value: DescribeResu
       value: {
         executionProvider,
         fallbacks,
+        priorityProblem,
         inputs: metadataOf(session.inputMetadata),
         outputs: metadataOf(session.outputMetadata),
       },

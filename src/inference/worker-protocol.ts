@@ -8,6 +8,8 @@ export interface InferenceWorkerData {
   intraOpThreads: number;
   interOpThreads: number;
   graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Linux nice value for this thread and the ONNX Runtime threads it starts; 0 leaves them alone. */
+  nice: number;
 }
 
 export interface TensorMetadata {
@@ -25,6 +27,8 @@ export interface DescribeResult {
   executionProvider: ExecutionProviderName;
   /** Why each provider tried before the one in use was given up, in order. */
   fallbacks: Array<{ provider: ExecutionProviderName; reason: string }>;
+  /** Why the inference threads' priority could not be lowered, when it could not. */
+  priorityProblem: string | null;
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
 }

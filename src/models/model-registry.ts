@@ -16,6 +16,7 @@ export interface ModelRuntimeOptions {
   intraOpThreads: number;
   interOpThreads: number;
   graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
+  inferenceNice: number;
   maxBatchSize: number;
   maxBatchWaitMs: number;
   warmup: boolean;
@@ -147,6 +148,7 @@ export class ModelRegistry {
           intraOpThreads: this.options.intraOpThreads,
           interOpThreads: this.options.interOpThreads,
           graphOptimization: this.options.graphOptimization,
+          nice: this.options.inferenceNice,
         },
         workers: this.options.workers,
         inputName: manifest.input.name,
@@ -165,6 +167,9 @@ export class ModelRegistry {
       const description = runner.description;
       for (const fallback of description.fallbacks) {
         this.log.warn({ model: name, provider: fallback.provider, reason: fallback.reason }, 'execution provider unavailable, falling back');
+      }
+      if (description.priorityProblem) {
+        this.log.warn({ model: name, reason: description.priorityProblem }, 'inference thread priority left unchanged');
       }
       checkSignature(manifest, description.inputs, description.outputs);
       const size = manifest.input.size;

@@ -199,7 +199,7 @@ describe('DynamicBatcher over the real worker pool and the dots model', () => {
     const modelPath = path.join(directory, 'dots.onnx');
     await writeFile(modelPath, buildDotsModel());
     runner = await ModelRunner.open({
-      worker: { modelPath, executionProviders: ['cpu'], intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all' },
+      worker: { modelPath, executionProviders: ['cpu'], intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all', nice: 0 },
       workers: 1,
       inputName: 'input',
       outputName: 'output',
