@@ -14,36 +14,18 @@ import {
   type PredictOptions2,
   type ViewInput2,
 } from '../src/huber/index.js';
+import { SeededRandom } from '../src/models/seeded-random.js';
+import { WFLW_FLIP_PAIRS } from '../src/models/wflw.js';
 
 const K = 98;
 const SIZE = 224;
 const PARAMS: DistributionParams = { delta: 1, theta: 1, eigenvalueOffset: 25.5, parameterization: 'nu' };
 
-// SPEC §7 WFLW flip pairs.
-const FLIP_PAIRS: [number, number][] = [
-  ...Array.from({ length: 16 }, (_, i) => [i, 32 - i] as [number, number]),
-  [33, 46], [34, 45], [35, 44], [36, 43], [37, 42], [38, 50], [39, 49], [40, 48], [41, 47],
-  [55, 59], [56, 58],
-  [60, 72], [61, 71], [62, 70], [63, 69], [64, 68], [65, 75], [66, 74], [67, 73],
-  [76, 82], [77, 81], [78, 80], [83, 87], [84, 86], [88, 92], [89, 91], [93, 95], [96, 97],
-];
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function build(): { views: ViewInput2[]; normalization: KeypointNormalization2[] } {
-  const random = mulberry32(7);
-  const normal = (): number => Math.sqrt(-2 * Math.log(random() + 1e-300)) * Math.cos(2 * Math.PI * random());
+  const random = new SeededRandom(7);
+  const normal = (): number => random.nextNormal();
   const flip = Array.from({ length: K }, (_, i) => i);
-  for (const [a, b] of FLIP_PAIRS) {
+  for (const [a, b] of WFLW_FLIP_PAIRS) {
     flip[a] = b;
     flip[b] = a;
   }

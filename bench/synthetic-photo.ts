@@ -1,16 +1,5 @@
 import sharp from 'sharp';
-
-/** A seeded 32-bit generator (mulberry32); the benchmark image is the same bytes every run. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { SeededRandom } from '../src/models/seeded-random.js';
 
 /**
  * A photo-like RGB JPEG: smooth lighting gradients, soft-edged ellipses (a face-sized one among
@@ -18,7 +7,8 @@ function mulberry32(seed: number): () => number {
  * faster than camera pictures; the noise keeps the entropy, and so the decode cost, realistic.
  */
 export async function syntheticPhoto(width = 1280, height = 720, seed = 7): Promise<{ jpeg: Buffer; face: { x: number; y: number; width: number; height: number } }> {
-  const random = mulberry32(seed);
+  const generator = new SeededRandom(seed);
+  const random = () => generator.nextUniform();
   const pixels = new Float32Array(width * height * 3);
   const base = [0, 1, 2].map(() => 60 + 120 * random());
   for (let y = 0; y < height; y++) {

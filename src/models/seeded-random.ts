@@ -47,6 +47,11 @@ export class SeededRandom {
     return result >>> 0;
   }
 
+  /** Uniform in [0, 1), 32 random bits. */
+  nextUniform(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
   /** Uniform in (−1, 1), never exactly 0 on both draws of a polar pair. */
   private nextSigned(): number {
     return ((this.nextUint32() >>> 8) + 0.5) / 8388608 - 1;

@@ -2,19 +2,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { DEFAULT_MODEL_NAME, ensureDefaultModel } from '../../src/models/default-model.js';
+import { SeededRandom } from '../../src/models/seeded-random.js';
 import { WFLW_KEYPOINT_NAMES } from '../../src/models/wflw.js';
 import { postJson, startService, type RunningService } from '../helpers/service.js';
 
 /** A photo-like JPEG: smooth gradients plus seeded noise, so the network sees varied input. */
 async function syntheticPhoto(width: number, height: number): Promise<Buffer> {
   const pixels = Buffer.alloc(width * height * 3);
-  let state = 12345;
+  const random = new SeededRandom(12345);
   for (let i = 0; i < pixels.length; i++) {
-    state = (state * 1103515245 + 12345) >>> 0;
     const pixel = Math.floor(i / 3);
     const x = pixel % width;
     const y = Math.floor(pixel / width);
-    pixels[i] = Math.min(255, Math.floor((x / width) * 120 + (y / height) * 80 + (state >>> 26) * 0.8));
+    pixels[i] = Math.min(255, Math.floor((x / width) * 120 + (y / height) * 80 + 50 * random.nextUniform()));
   }
   return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
 }
