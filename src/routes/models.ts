@@ -53,9 +53,15 @@ export const modelRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = asyn
         description: 'The manifest plus runtime facts: state, execution provider, input/output metadata, κ.',
         tags: ['models'],
         params: ModelParams,
+        security: [{}, { bearerAuth: [] }],
         response: {
           200: Type.Ref('ModelInfo'),
-          ...problemResponses({ 400: 'Malformed model name', 404: 'No such model', 500: 'Internal error' }),
+          ...problemResponses({
+            400: 'Malformed model name',
+            401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)',
+            404: 'No such model',
+            500: 'Internal error',
+          }),
         },
       },
     },
