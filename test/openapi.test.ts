@@ -16,3 +16,15 @@ test('the committed OpenAPI document matches the routes (run `npm run openapi` a
   assert.deepEqual(form.schema.properties.image, { type: 'string', format: 'binary', description: 'The image file.' });
   assert.equal(form.encoding.boxes.contentType, 'application/json');
 });
+
+test('every route the bearer token guards says so in the document, and no other does', async () => {
+  const document = JSON.parse(await renderOpenApiDocument());
+  for (const [path, operations] of Object.entries<Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>(document.paths)) {
+    const guarded = path.startsWith('/v1/') || path.startsWith('/v2/models/');
+    for (const [method, operation] of Object.entries(operations)) {
+      assert.equal(Boolean(operation.security), guarded, `${method.toUpperCase()} ${path}: security`);
+      if (guarded) assert.ok(operation.responses['401'], `${method.toUpperCase()} ${path}: 401 documented`);
+    }
+  }
+});
+
