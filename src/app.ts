@@ -13,7 +13,7 @@ import { ModelRegistry } from './models/model-registry.js';
 import { healthRoutes } from './routes/health.js';
 import { kserveV2Routes } from './routes/kserve-v2.js';
 import { modelRoutes } from './routes/models.js';
-import { predictRoutes } from './routes/predict.js';
+import { MULTIPART_FIELD_BYTES, predictRoutes } from './routes/predict.js';
 import { ModelInfo } from './schemas/models.js';
 import { Box, Ellipse, Keypoint, ViewPrediction } from './schemas/predict.js';
 import { Problem, problemResponses } from './schemas/problem.js';
@@ -163,7 +163,9 @@ export const app = fp<AppOptions>(
         const route = request.routeOptions.url ?? '';
         if (!protectedPrefixes.some((prefix) => route.startsWith(prefix))) return;
         const header = request.headers.authorization ?? '';
-        const presented = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
+        const match = /^bearer +(\S+)\s*$/i.exec(header);
+        const presented = match ? match[1]! : '';
         if (presented === '' || !tokenMatches(token, presented)) {
           throw unauthorized(presented === '' ? 'this route needs an Authorization: Bearer token' : 'the bearer token is not valid');
         }
@@ -210,7 +212,7 @@ export const app = fp<AppOptions>(
     });
     await fastify.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
     await fastify.register(fastifyMultipart, {
-      limits: { fileSize: config.BODY_LIMIT_BYTES, files: 2, fields: 16, parts: 18, fieldSize: 1024 * 1024 },
+      limits: { fileSize: config.BODY_LIMIT_BYTES, files: 2, fields: 16, parts: 18, fieldSize: MULTIPART_FIELD_BYTES },
     });
 
     // Only JSON and multipart bodies are part of the API; anything else is answered 415.
@@ -218,7 +220,12 @@ export const app = fp<AppOptions>(
 
     fastify.setErrorHandler((error: FastifyError, request, reply) => {
       const problem = toProblem(error, request.url);
-      if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+      // Overload and retryable failures are the service working as designed; only the unexpected gets a stack.
+      if (problem.status >= 500 && !(error instanceof ProblemError)) request.log.error({ err: error }, 'request failed');
+      else if (problem.status >= 500) {
+        const cause = error.cause instanceof Error ? `${error.cause.name}: ${error.cause.message}` : undefined;
+        request.log.warn({ status: problem.status, detail: problem.detail, cause }, 'request not served');
+      }
       else request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
       if (error instanceof ProblemError) void reply.headers(error.headers);
       void reply.status(problem.status).type('application/problem+json').send(problem);

@@ -33,8 +33,12 @@ export class DeadlineExceededError extends Error {
 interface Submission {
   items: Float32Array;
   deadline: number;
+  /** Fires at the deadline, so a submission stuck behind a long batch is answered then, not at dispatch. */
+  deadlineTimer: NodeJS.Timeout | null;
   count: number;
   remaining: number;
+  /** Crops handed to a batch so far. */
+  dispatched: number;
   output: Float32Array;
   enqueuedAt: number;
   resolve: (output: Float32Array) => void;
@@ -85,17 +89,34 @@ export class DynamicBatcher {
       throw new RangeError(`items holds ${items.length} numbers, fewer than ${count} × ${itemSize}`);
     }
     return new Promise<Float32Array>((resolve, reject) => {
+      const enqueuedAt = performance.now();
       const submission: Submission = {
         items,
         deadline,
+        deadlineTimer: null,
         count,
         remaining: count,
+        dispatched: 0,
         output: new Float32Array(count * outputSize),
-        enqueuedAt: performance.now(),
-        resolve,
-        reject,
+        enqueuedAt,
+        resolve: (output) => {
+          if (submission.deadlineTimer) clearTimeout(submission.deadlineTimer);
+          resolve(output);
+        },
+        reject: (error) => {
+          if (submission.deadlineTimer) clearTimeout(submission.deadlineTimer);
+          reject(error);
+        },
         failed: false,
       };
+      if (Number.isFinite(deadline)) {
+        submission.deadlineTimer = setTimeout(() => {
+          // Crops already running are let finish; one still wholly queued is answered now and skipped later.
+          if (submission.failed || submission.dispatched > 0) return;
+          submission.failed = true;
+          submission.reject(new DeadlineExceededError(`deadline passed after ${((performance.now() - enqueuedAt) / 1000).toFixed(3)} s in the queue`));
+        }, Math.max(0, deadline - enqueuedAt));
+      }
       for (let index = 0; index < count; index++) this.queue.push({ submission, index });
       this.schedule();
     });
@@ -146,6 +167,7 @@ export class DynamicBatcher {
         submission.reject(new DeadlineExceededError(`deadline passed after ${((now - submission.enqueuedAt) / 1000).toFixed(3)} s in the queue`));
         continue;
       }
+      submission.dispatched++;
       batch.push(item);
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {

@@ -65,6 +65,8 @@ export class WorkerPool {
   private readonly queue: Job[] = [];
   private readonly abandoned = new Map<Worker, Promise<void>>();
   private closing = false;
+  /** Set when a worker died before it was ready; once no worker is left, every job fails with it. */
+  private startupFailure: WorkerCrashedError | null = null;
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: WorkerPoolOptions) {
@@ -84,6 +86,7 @@ export class WorkerPool {
 
   run<T>(message: unknown, options: { transferList?: readonly TransferListItem[]; timeoutMs?: number } = {}): Promise<T> {
     if (this.closing) return Promise.reject(new PoolClosedError('the worker pool is shutting down'));
+    if (this.slots.length === 0 && this.startupFailure) return Promise.reject(this.startupFailure);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({
         message,
@@ -166,6 +169,17 @@ export class WorkerPool {
     if (!this.slots.includes(slot)) return;
     const job = this.finish(slot);
     const detail = `worker exited with code ${code}${slot.lastError ? `: ${slot.lastError.message}` : ''}`;
+    if (!slot.ready && !this.closing) {
+      // Dying before it was ready is not bad luck but a broken set-up (a module or library that will
+      // not load); respawning would loop forever, so the slot is dropped instead.
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      this.startupFailure = new WorkerCrashedError(`worker failed to start: ${detail}`);
+      if (this.slots.length === 0) {
+        for (const queued of this.queue.splice(0)) queued.reject(this.startupFailure);
+      }
+      this.afterChange();
+      return;
+    }
     if (!this.closing) {
       this.replace(slot);
       this.options.onReplace?.('crash', detail);

@@ -35,6 +35,8 @@ export interface InstanceOut {
 }
 
 const MAX_BOX_COORDINATE = 1e9;
+// Far below any real object, far above where the crop's scale and the precision's 1/scale² underflow.
+const MIN_BOX_SIDE = 1e-3;
 
 /** Boxes must be finite, non-empty and overlap the image; each failure names the box by its index. */
 export function checkBoxes(boxes: Box[], width: number, height: number, maxBoxes: number): void {
@@ -48,8 +50,11 @@ export function checkBoxes(boxes: Box[], width: number, height: number, maxBoxes
     if (values.some((value) => Math.abs(value) > MAX_BOX_COORDINATE)) {
       throw unprocessable(`boxes[${index}] ${JSON.stringify(box)} has a value beyond ±${MAX_BOX_COORDINATE} px`, 'invalid-box');
     }
-    if (!(box.width > 0 && box.height > 0)) {
-      throw unprocessable(`boxes[${index}] has width ${box.width} and height ${box.height}; both must be positive`, 'invalid-box');
+    if (!(box.width >= MIN_BOX_SIDE && box.height >= MIN_BOX_SIDE)) {
+      throw unprocessable(
+        `boxes[${index}] has width ${box.width} and height ${box.height}; both must be at least ${MIN_BOX_SIDE} px`,
+        'invalid-box',
+      );
     }
     if (box.x >= width || box.y >= height || box.x + box.width <= 0 || box.y + box.height <= 0) {
       throw unprocessable(
@@ -129,7 +134,8 @@ export async function predictKeypoints(
     if (error instanceof DeadlineExceededError) {
       throw gatewayTimeout(`the request deadline passed while it waited for a batch (${error.message}); nothing was sent to the model`);
     }
-    throw serviceUnavailable(`inference failed for model "${name}"; retry the request`, 'inference-failed');
+    // The cause goes to the log, never to the client.
+    throw Object.assign(serviceUnavailable(`inference failed for model "${name}"; retry the request`, 'inference-failed'), { cause: error });
   } finally {
     metrics.queueDepth.set({ model: name }, model.batcher.depth);
   }

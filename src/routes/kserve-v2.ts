@@ -173,7 +173,11 @@ const elementCount = (shape: readonly number[]) => shape.reduce((product, size) 
 
 /** The tensor's elements as one flat array, checked against its shape. */
 function flatData(input: InferRequestBody['inputs'][number]): unknown[] {
-  const data = input.data.some(Array.isArray) ? (input.data as unknown[]).flat(Infinity) : input.data;
+  // Nested data is as deep as the shape at most: flattening to any depth would recurse as deep as the client liked.
+  const data = input.data.some(Array.isArray) ? (input.data as unknown[]).flat(Math.max(0, input.shape.length - 1)) : input.data;
+  if (data.some(Array.isArray)) {
+    throw invalidInput(`input "${input.name}" nests its data deeper than its shape [${input.shape.join(', ')}]`);
+  }
   const expected = elementCount(input.shape);
   if (data.length !== expected) {
     throw invalidInput(`input "${input.name}" has ${data.length} elements; shape [${input.shape.join(', ')}] needs ${expected}`);
@@ -310,7 +314,7 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
     },
     async (request) => {
       const entry = findEntry((request.params as { model: string }).model);
-      if (!entry.manifest) readyModel(entry);
+      if (!entry.manifest || entry.state === 'failed') readyModel(entry);
       const manifest = entry.manifest!;
       return {
         name: entry.folder,

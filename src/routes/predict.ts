@@ -12,6 +12,9 @@ import { PredictJsonBody, PredictMultipartBody, PredictResponse, type PredictBod
 import { problemResponses } from '../schemas/problem.js';
 import { findModel } from './models.js';
 
+/** Longest text field a multipart form may carry; images belong in file parts. */
+export const MULTIPART_FIELD_BYTES = 1024 * 1024;
+
 const base64Pattern = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
 
 /**
@@ -34,6 +37,7 @@ async function readMultipart(request: FastifyRequest): Promise<Record<string, un
         part.file.resume();
         throw badRequest(`unexpected file part "${part.fieldname}"; send the image as the "image" part`);
       }
+      if (body.image !== undefined) throw badRequest('the form holds more than one image part; send one image per request');
       const bytes = await part.toBuffer();
       if (part.file.truncated) throw payloadTooLarge('image part is larger than the body limit');
       body.image = bytes;
@@ -44,6 +48,13 @@ async function readMultipart(request: FastifyRequest): Promise<Record<string, un
         throw badRequest(`boxes field is not valid JSON: ${(error as Error).message}`, 'invalid-boxes');
       }
     } else {
+      // Busboy cuts text fields at fieldSize; a cut base64 image would otherwise read as a damaged one.
+      if (part.valueTruncated) {
+        throw payloadTooLarge(`field "${part.fieldname}" is longer than ${MULTIPART_FIELD_BYTES} bytes; send the image as a file part`);
+      }
+      if (part.fieldname === 'image' && body.image !== undefined) {
+        throw badRequest('the form holds more than one image part; send one image per request');
+      }
       body[part.fieldname] = part.value;
     }
   }

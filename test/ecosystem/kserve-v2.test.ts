@@ -206,6 +206,21 @@ describe('KServe Open Inference Protocol v2', () => {
     assert.match(infer.body.detail, /failed to load/);
   });
 
+  test('infer refuses data nested far deeper than its shape with 400, without flattening it blindly', async () => {
+    // 200 000 levels: flattening to any depth would overflow the stack (a 500).
+    const depth = 200_000;
+    const body = `{"inputs":[{"name":"image","datatype":"UINT8","shape":[1,1,3],"data":${'['.repeat(depth)}1${']'.repeat(depth)}}]}`;
+    const response = await fetch(`${service.url}/v2/models/dots/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(response.status, 400);
+    assert.match(((await response.json()) as { detail: string }).detail, /nests its data deeper than its shape/);
+  });
+
+  test('metadata of a model that failed to load is 503, as documented', async () => {
+    const response = await fetch(`${service.url}/v2/models/broken-missing-onnx`);
+    assert.equal(response.status, 503);
+    assert.match(((await response.json()) as { detail: string }).detail, /failed to load/);
+  });
+
   test('infer on an unknown model is 404', async () => {
     const response = await postJson(`${service.url}/v2/models/nope/infer`, {
       inputs: [{ name: 'image', datatype: 'UINT8', shape: [1, 1, 3], data: [0, 0, 0] }],

@@ -54,6 +54,23 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 describe('DynamicBatcher with a hand-made runner', () => {
+  test('a queued submission is rejected at its deadline even while a long batch still runs, and never dispatched', async () => {
+    const runner = new GatedRunner(1);
+    const batcher = new DynamicBatcher(runner, { itemSize, outputSize, maxBatchSize: 1, maxWaitMs: 0 });
+    const first = batcher.submit(item(1), 1);
+    await until(() => runner.waiting === 1);
+    const late = batcher.submit(item(2), 1, performance.now() + 20);
+    await assert.rejects(late, (error: Error) => error.name === 'DeadlineExceededError');
+    assert.equal(runner.waiting, 1, 'answered while the first batch was still running');
+    runner.release();
+    assert.deepEqual(await first, Float32Array.of(10));
+    const third = batcher.submit(item(3), 1);
+    await until(() => runner.waiting === 1);
+    runner.release();
+    assert.deepEqual(await third, Float32Array.of(30));
+    assert.deepEqual(runner.batches, [[1], [3]], 'the expired item never reached the runner');
+  });
+
   test('dispatches in FIFO order, never more than maxBatchSize items, and scatters results back', async () => {
     const runner = new GatedRunner(1);
     const batcher = new DynamicBatcher(runner, { itemSize, outputSize, maxBatchSize: 4, maxWaitMs: 1 });

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { PoolClosedError, WorkerCrashedError, WorkerPool, WorkerTimeoutError } from '../../src/inference/worker-pool.js';
 
 const scripted = fileURLToPath(new URL('../helpers/scripted-worker.js', import.meta.url));
+const broken = fileURLToPath(new URL('../helpers/broken-worker.js', import.meta.url));
 
 test('jobs run on the workers and answer in order of submission per job', async () => {
   const pool = new WorkerPool({ filename: scripted, workerData: null, size: 2 });
@@ -61,3 +62,18 @@ test('close waits for running jobs, then refuses new ones', async () => {
   await closed;
   await assert.rejects(pool.run({ kind: 'echo', value: 1 }), PoolClosedError);
 });
+
+test('workers that die before they are ready are not respawned: queued and later jobs fail with the reason', async () => {
+  const replaced: string[] = [];
+  const pool = new WorkerPool({ filename: broken, workerData: null, size: 2, onReplace: (reason) => replaced.push(reason) });
+  try {
+    await assert.rejects(pool.run({ kind: 'describe' }), (error: Error) =>
+      error instanceof WorkerCrashedError && /failed to start: .*cannot load the inference library/.test(error.message));
+    await assert.rejects(pool.run({ kind: 'describe' }), WorkerCrashedError);
+    assert.equal(pool.threads.length, 0);
+    assert.deepEqual(replaced, [], 'no respawn loop');
+  } finally {
+    await pool.close();
+  }
+});
+

@@ -88,6 +88,14 @@ describe('error responses are problem+json with the right status, and the servic
     await expectProblem(await post(body), 400, /boxes\/1\/x must be number/);
   });
 
+  test('a box too small to crop (1e-80 px): 422 naming the box, not a 500 from underflowing maths', async () => {
+    await expectProblem(
+      await post({ image: png.toString('base64'), boxes: [{ x: 10, y: 10, width: 1e-80, height: 1e-80 }] }),
+      422,
+      /boxes\[0\] has width 1e-80 and height 1e-80; both must be at least 0.001 px/,
+    );
+  });
+
   test('box outside the image: 422 naming the box', async () => {
     await expectProblem(
       await post({ image: png.toString('base64'), boxes: [{ x: 10, y: 10, width: 20, height: 20 }, { x: 500, y: 10, width: 20, height: 20 }] }),
@@ -115,6 +123,19 @@ describe('error responses are problem+json with the right status, and the servic
   test('image over the pixel limit (a small PNG declaring many pixels): 413', async () => {
     const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
     await expectProblem(await post({ image: big.toString('base64') }), 413, /2000×2000 = 4000000 pixels, over the limit of 1000000/);
+  });
+
+  test('multipart text field longer than the field limit: 413, not a misleading damaged-image 400', async () => {
+    const form = new FormData();
+    form.append('image', 'A'.repeat(1024 * 1024 + 10));
+    await expectProblem(await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form }), 413, /field "image" is longer than/);
+  });
+
+  test('multipart with two image parts: 400', async () => {
+    const form = new FormData();
+    form.append('image', new Blob([png]), 'one.png');
+    form.append('image', new Blob([png]), 'two.png');
+    await expectProblem(await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form }), 400, /more than one image part/);
   });
 
   test('multipart without the image part: 400', async () => {

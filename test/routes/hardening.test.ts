@@ -32,6 +32,11 @@ describe('bearer-token authentication', () => {
       const right = await predict(service.url, 'dots', { image }, { authorization: 'Bearer s3cret-token' });
       assert.equal(right.status, 200);
       await right.arrayBuffer();
+      // The scheme name is case-insensitive; the token is not.
+      const lower = await predict(service.url, 'dots', { image }, { authorization: 'bearer s3cret-token' });
+      assert.equal(lower.status, 200);
+      await lower.arrayBuffer();
+      assert.equal((await predict(service.url, 'dots', { image }, { authorization: 'Bearer S3CRET-TOKEN' })).status, 401);
       assert.equal((await fetch(`${service.url}/v1/models`)).status, 401);
       assert.equal((await fetch(`${service.url}/v1/models`, { headers: { authorization: 'Bearer s3cret-token' } })).status, 200);
       for (const open of ['/healthz', '/readyz', '/metrics']) assert.equal((await fetch(`${service.url}${open}`)).status, 200, open);
