@@ -1,3 +1,5 @@
+import os from 'node:os';
+import pLimit from 'p-limit';
 import sharp, { type Metadata } from 'sharp';
 import { badRequest, payloadTooLarge, unsupportedMediaType } from '../errors.js';
 
@@ -16,6 +18,14 @@ export interface DecodeLimits {
 const supportedFormats = new Set(['jpeg', 'png', 'webp', 'avif', 'heif', 'tiff', 'gif']);
 
 sharp.cache(false);
+
+/**
+ * Full decodes at once, process-wide. Admission bounds the crops waiting, not the pixels, so without
+ * this dozens of admitted 40-megapixel images could be held decoded together; with it, decoded
+ * memory stays below this many × MAX_IMAGE_PIXELS × 3 bytes and the cores are no more oversubscribed.
+ */
+export const DECODE_CONCURRENCY = Math.max(2, os.availableParallelism());
+const decodeSlot = pLimit(DECODE_CONCURRENCY);
 
 /**
  * The format a file's first bytes announce. When libvips cannot even read the header, this tells
@@ -59,12 +69,14 @@ export async function decodeImage(bytes: Buffer, limits: DecodeLimits): Promise<
     throw payloadTooLarge(`image is ${width}×${height} = ${width * height} pixels, over the limit of ${limits.maxPixels}`);
   }
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 })
-      .autoOrient()
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await decodeSlot(() =>
+      sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 })
+        .autoOrient()
+        .toColourspace('srgb')
+        .removeAlpha()
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true }),
+    );
     if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
     return { pixels: data, width: info.width, height: info.height, format };
   } catch (error) {

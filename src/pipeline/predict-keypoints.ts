@@ -92,14 +92,12 @@ function admit(model: ServedModel, crops: number, limits: PredictLimits): () => 
   return () => decodingCrops.set(model, (decodingCrops.get(model) ?? crops) - crops);
 }
 
-export async function predictKeypoints(
-  model: ServedModel,
-  request: PredictRequest,
-  limits: PredictLimits,
-  metrics: Metrics,
-) {
-  const name = model.manifest.name;
-  const started = performance.now();
+/**
+ * The image stage: admission, decode, box checks and crop sampling. It returns only the crops, the
+ * geometry that made them and the image's size, so the decoded pixels are garbage as soon as it
+ * returns instead of being held while the request waits for inference.
+ */
+async function decodeAndSample(model: ServedModel, request: PredictRequest, limits: PredictLimits) {
   const boxCount = request.boxes && request.boxes.length > 0 ? Math.min(request.boxes.length, limits.maxBoxes) : 1;
   const release = admit(model, boxCount * (request.tta ? 2 : 1), limits);
   let image: Awaited<ReturnType<typeof decodeImage>>;
@@ -110,8 +108,7 @@ export async function predictKeypoints(
   }
   const boxes = request.boxes && request.boxes.length > 0 ? request.boxes : [{ x: 0, y: 0, width: image.width, height: image.height }];
   checkBoxes(boxes, image.width, image.height, limits.maxBoxes);
-
-  const { manifest, itemSize, outputSize } = model;
+  const { manifest, itemSize } = model;
   const viewCount = request.tta ? 2 : 1;
   const crops = new Float32Array(boxes.length * viewCount * itemSize);
   const geometries = boxes.map((box, index) => {
@@ -120,6 +117,20 @@ export async function predictKeypoints(
     sampleCrop(image, crop, manifest.crop.padding, manifest.input, crops, offset, request.tta ? offset + itemSize : null);
     return crop;
   });
+  return { image: { width: image.width, height: image.height }, boxes, crops, geometries };
+}
+
+export async function predictKeypoints(
+  model: ServedModel,
+  request: PredictRequest,
+  limits: PredictLimits,
+  metrics: Metrics,
+) {
+  const name = model.manifest.name;
+  const started = performance.now();
+  const { image, boxes, crops, geometries } = await decodeAndSample(model, request, limits);
+  const { itemSize, outputSize, manifest } = model;
+  const viewCount = request.tta ? 2 : 1;
   const decoded = performance.now();
   metrics.stageDuration.observe({ model: name, stage: 'decode' }, (decoded - started) / 1000);
 
@@ -173,7 +184,7 @@ export async function predictKeypoints(
   metrics.stageDuration.observe({ model: name, stage: 'postprocess' }, (finished - inferred) / 1000);
   return {
     model: { name, version: manifest.version, trained: manifest.trained, executionProvider: model.executionProvider },
-    image: { width: image.width, height: image.height },
+    image,
     instances,
     timings: {
       decodeMs: decoded - started,
