@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { notFound } from '../errors.js';
 import type { ModelEntry, ModelRegistry } from '../models/model-registry.js';
-import { ModelInfo, ModelList, ModelParams } from '../schemas/models.js';
+import { ModelList, ModelParams } from '../schemas/models.js';
 import { problemResponses } from '../schemas/problem.js';
 
 export function describeModel(entry: ModelEntry) {
@@ -69,4 +69,3 @@ export const modelRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = asyn
   );
 };
 
-export { ModelInfo };
