@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { assertHuberSignature } from '../helpers/onnx-signature.js';
 import { DEFAULT_MODEL_NAME, defaultManifest } from '../../src/models/default-model.js';
 import { formatManifest } from '../../src/models/manifest-json.js';
 import { WFLW_FLIP_PAIRS, WFLW_KEYPOINT_NAMES, wflwSyntheticMeanShape } from '../../src/models/wflw.js';
@@ -67,13 +68,7 @@ test('ensureDefaultModel writes a deterministic resnet101 that loads and gives f
     assert.ok((await stat(first.manifestPath)).size > 0);
 
     const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 2 });
-    const [input] = session.inputMetadata;
-    const [output] = session.outputMetadata;
-    assert.ok(input.isTensor && output.isTensor);
-    assert.equal(input.name, 'input');
-    assert.deepEqual(input.shape, ['N', 3, 224, 224]);
-    assert.equal(output.name, 'output');
-    assert.deepEqual(output.shape, ['N', 5 * 98]);
+    assertHuberSignature(session, 224, 98);
 
     // Uniform random pixels, normalized as the manifest says.
     const { mean, std } = defaultManifest().input;

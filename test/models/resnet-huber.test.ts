@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
+import { assertHuberSignature } from '../helpers/onnx-signature.js';
 import { buildResNetHuber, buildResNetHuberGraph } from '../../src/models/resnet-huber.js';
 import { SeededRandom } from '../../src/models/seeded-random.js';
 
@@ -48,13 +49,7 @@ test('resnet18-huber loads, has [N,3,S,S] → [N,5K], batch 1 and 3, finite and 
   const session = await ort.InferenceSession.create(buildResNetHuber({ blocks: 'resnet18', keypoints: 98, seed: 7 }), {
     intraOpNumThreads: 2,
   });
-  const [input] = session.inputMetadata;
-  const [output] = session.outputMetadata;
-  assert.ok(input.isTensor && output.isTensor);
-  assert.equal(input.name, 'input');
-  assert.deepEqual(input.shape, ['N', 3, 224, 224]);
-  assert.equal(output.name, 'output');
-  assert.deepEqual(output.shape, ['N', 490]);
+  assertHuberSignature(session, 224, 98);
 
   const batch = imageLike(3, 224, 1);
   const three = (await session.run({ input: new ort.Tensor('float32', batch, [3, 3, 224, 224]) })).output;
