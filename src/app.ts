@@ -4,10 +4,10 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { executionProviders, intraOpThreads, type Config } from './config.js';
-import { ProblemError, problemUri, unauthorized } from './errors.js';
+import { problemErrorHandler, problemUri, unauthorized } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { ModelRegistry } from './models/model-registry.js';
 import { healthRoutes } from './routes/health.js';
@@ -28,22 +28,6 @@ declare module 'fastify' {
 export interface AppOptions {
   config: Config;
 }
-
-const statusTitles: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  406: 'Not Acceptable',
-  408: 'Request Timeout',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -88,41 +72,6 @@ export function metricsRoute(fastify: FastifyInstance, metrics: Metrics): void {
       return metrics.registry.metrics();
     },
   );
-}
-
-/** Maps any error to a problem body; 5xx bodies never carry internals. */
-function toProblem(error: FastifyError | ProblemError | Error, instance: string) {
-  if (error instanceof ProblemError) {
-    return { type: error.problemType, title: error.title, status: error.status, detail: error.message, instance, ...error.extensions };
-  }
-  const fastifyError = error as FastifyError;
-  if (fastifyError.validation) {
-    return {
-      type: problemUri('validation'),
-      title: 'Bad Request',
-      status: 400,
-      detail: fastifyError.message,
-      instance,
-      errors: fastifyError.validation.map((issue) => ({ path: issue.instancePath, message: issue.message })),
-    };
-  }
-  const status = fastifyError.statusCode ?? 500;
-  if (status >= 400 && status < 500) {
-    return {
-      type: problemUri((fastifyError.code ?? 'client-error').toLowerCase().replace(/_/g, '-')),
-      title: statusTitles[status] ?? 'Client Error',
-      status,
-      detail: fastifyError.message,
-      instance,
-    };
-  }
-  return {
-    type: problemUri('internal'),
-    title: statusTitles[status] ?? 'Internal Server Error',
-    status: status >= 500 && status < 600 ? status : 500,
-    detail: 'the server could not complete the request; the error has been logged',
-    instance,
-  };
 }
 
 /** The whole HTTP application as a plugin: tests register it on a bare instance and use `inject`. */
@@ -218,18 +167,7 @@ export const app = fp<AppOptions>(
     // Only JSON and multipart bodies are part of the API; anything else is answered 415.
     fastify.removeContentTypeParser('text/plain');
 
-    fastify.setErrorHandler((error: FastifyError, request, reply) => {
-      const problem = toProblem(error, request.url);
-      // Overload and retryable failures are the service working as designed; only the unexpected gets a stack.
-      if (problem.status >= 500 && !(error instanceof ProblemError)) request.log.error({ err: error }, 'request failed');
-      else if (problem.status >= 500) {
-        const cause = error.cause instanceof Error ? `${error.cause.name}: ${error.cause.message}` : undefined;
-        request.log.warn({ status: problem.status, detail: problem.detail, cause }, 'request not served');
-      }
-      else request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
-      if (error instanceof ProblemError) void reply.headers(error.headers);
-      void reply.status(problem.status).type('application/problem+json').send(problem);
-    });
+    fastify.setErrorHandler(problemErrorHandler());
     fastify.setNotFoundHandler((request, reply) => {
       void reply.status(404).type('application/problem+json').send({
         type: problemUri('no-route'),

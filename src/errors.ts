@@ -1,6 +1,8 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
 /**
- * An error that carries its own RFC 9457 problem description; the single error handler in
- * `app.ts` turns it into an `application/problem+json` response.
+ * An error that carries its own RFC 9457 problem description; `problemErrorHandler` turns it into
+ * an `application/problem+json` response.
  */
 export class ProblemError extends Error {
   constructor(
@@ -41,3 +43,74 @@ export const serviceUnavailable = (detail: string, slug = 'unavailable', retryAf
 export const gatewayTimeout = (detail: string) => new ProblemError(504, 'Gateway Timeout', detail, problemUri('deadline-exceeded'));
 
 export { problemUri };
+
+const statusTitles: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** Maps any error to a problem body; 5xx bodies never carry internals. */
+function toProblem(error: FastifyError | ProblemError | Error, instance: string) {
+  if (error instanceof ProblemError) {
+    return { type: error.problemType, title: error.title, status: error.status, detail: error.message, instance, ...error.extensions };
+  }
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) {
+    return {
+      type: problemUri('validation'),
+      title: 'Bad Request',
+      status: 400,
+      detail: fastifyError.message,
+      instance,
+      errors: fastifyError.validation.map((issue) => ({ path: issue.instancePath, message: issue.message })),
+    };
+  }
+  const status = fastifyError.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return {
+      type: problemUri((fastifyError.code ?? 'client-error').toLowerCase().replace(/_/g, '-')),
+      title: statusTitles[status] ?? 'Client Error',
+      status,
+      detail: fastifyError.message,
+      instance,
+    };
+  }
+  return {
+    type: problemUri('internal'),
+    title: statusTitles[status] ?? 'Internal Server Error',
+    status: status >= 500 && status < 600 ? status : 500,
+    detail: 'the server could not complete the request; the error has been logged',
+    instance,
+  };
+}
+
+/**
+ * The one error handler: every error becomes problem+json. `errorMember` also copies the detail
+ * into an `error` member, which is where Open Inference Protocol (KServe v2) clients look.
+ */
+export function problemErrorHandler(options: { errorMember?: boolean } = {}) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const problem: Record<string, unknown> & { status: number; detail: string } = toProblem(error, request.url);
+    if (options.errorMember) problem.error = problem.detail;
+    // Overload and retryable failures are the service working as designed; only the unexpected gets a stack.
+    if (problem.status >= 500 && !(error instanceof ProblemError)) request.log.error({ err: error }, 'request failed');
+    else if (problem.status >= 500) {
+      const cause = error.cause instanceof Error ? `${error.cause.name}: ${error.cause.message}` : undefined;
+      request.log.warn({ status: problem.status, detail: problem.detail, cause }, 'request not served');
+    } else request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
+    if (error instanceof ProblemError) void reply.headers(error.headers);
+    void reply.status(problem.status).type('application/problem+json').send(problem);
+  };
+}
+

@@ -2,12 +2,13 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyPluginAsync } from 'fastify';
 import sharp from 'sharp';
 import Type, { type Static } from 'typebox';
-import { ProblemError, problemUri } from '../errors.js';
+import { badRequest, payloadTooLarge, problemErrorHandler } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { ModelEntry, ModelRegistry, ServedModel } from '../models/model-registry.js';
+import type { ModelRegistry } from '../models/model-registry.js';
 import type { Box } from '../pipeline/crop-sampler.js';
 import { predictKeypoints, type PredictLimits } from '../pipeline/predict-keypoints.js';
 import { problemResponses } from '../schemas/problem.js';
+import { findModel, servedModel } from './models.js';
 
 /*
  * KServe's Open Inference Protocol (v2) over REST, so the service can run as a KServe custom
@@ -24,9 +25,7 @@ import { problemResponses } from '../schemas/problem.js';
  * so that v2 clients, which read only `error`, see the message too.
  */
 
-const protocolError = (status: number, title: string, detail: string, slug: string) =>
-  new ProblemError(status, title, detail, problemUri(slug), { error: detail });
-const invalidInput = (detail: string) => protocolError(400, 'Bad Request', detail, 'invalid-tensor');
+const invalidInput = (detail: string) => badRequest(detail, 'invalid-tensor');
 
 const Parameters = Type.Record(Type.String(), Type.Union([Type.Boolean(), Type.Number(), Type.String()]), {
   description: 'Protocol parameters: string, number or boolean values.',
@@ -155,20 +154,6 @@ function outputMetadata(keypointCount: number) {
   return OUTPUT_NAMES.map((name) => ({ name, datatype: 'FP32', shape: shapes[name] }));
 }
 
-function modelNotFound(name: string) {
-  return protocolError(404, 'Not Found', `model ${JSON.stringify(name)} is not in the model repository`, 'unknown-model');
-}
-
-function readyModel(entry: ModelEntry): ServedModel {
-  if (entry.state === 'ready' && entry.served) return entry.served;
-  throw protocolError(
-    503,
-    'Service Unavailable',
-    entry.state === 'failed' ? `model "${entry.folder}" failed to load: ${entry.error}` : `model "${entry.folder}" is still loading`,
-    'model-not-ready',
-  );
-}
-
 const elementCount = (shape: readonly number[]) => shape.reduce((product, size) => product * size, 1);
 
 /** The tensor's elements as one flat array, checked against its shape. */
@@ -193,7 +178,7 @@ function imagePixels(input: InferRequestBody['inputs'][number], maxPixels: numbe
   const [height, width] = input.shape as [number, number, number];
   if (height < 1 || width < 1) throw invalidInput(`input "image" is empty: shape [${input.shape.join(', ')}]`);
   if (height * width > maxPixels) {
-    throw protocolError(413, 'Payload Too Large', `image has ${height * width} pixels, more than the limit of ${maxPixels}`, 'payload-too-large');
+    throw payloadTooLarge(`image has ${height * width} pixels, more than the limit of ${maxPixels}`);
   }
   const data = flatData(input);
   const pixels = Buffer.allocUnsafe(data.length);
@@ -240,11 +225,9 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
   const tags = ['kserve-v2'];
   // The native API's bearer token guards /v2/models/* too when AUTH_TOKEN is set.
   const security: Array<Record<string, string[]>> = [{}, { bearerAuth: [] }];
-  const findEntry = (name: string) => {
-    const entry = registry.entries.get(name);
-    if (!entry) throw modelNotFound(name);
-    return entry;
-  };
+  const findEntry = (name: string) => findModel(registry, name);
+  // Errors here are the service's problem+json plus the protocol's `error` member, which v2 clients read.
+  app.setErrorHandler(problemErrorHandler({ errorMember: true }));
 
   app.get(
     '/v2',
@@ -314,7 +297,7 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
     },
     async (request) => {
       const entry = findEntry((request.params as { model: string }).model);
-      if (!entry.manifest || entry.state === 'failed') readyModel(entry);
+      if (!entry.manifest || entry.state === 'failed') servedModel(entry);
       const manifest = entry.manifest!;
       return {
         name: entry.folder,
@@ -385,7 +368,7 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
     },
     async (request) => {
       const body = request.body as InferRequestBody;
-      const served = readyModel(findEntry((request.params as { model: string }).model));
+      const served = servedModel(findEntry((request.params as { model: string }).model));
       const known = new Set(['image', 'boxes']);
       for (const input of body.inputs) {
         if (!known.has(input.name)) throw invalidInput(`unknown input "${input.name}"; this model takes "image" and "boxes"`);

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
-import { notFound } from '../errors.js';
-import type { ModelEntry, ModelRegistry } from '../models/model-registry.js';
+import { notFound, serviceUnavailable } from '../errors.js';
+import type { ModelEntry, ModelRegistry, ServedModel } from '../models/model-registry.js';
 import { ModelList, ModelParams } from '../schemas/models.js';
 import { problemResponses } from '../schemas/problem.js';
 
@@ -27,6 +27,15 @@ export function findModel(registry: ModelRegistry, name: string): ModelEntry {
   const entry = registry.entries.get(name);
   if (!entry) throw notFound(`model ${JSON.stringify(name)} is not in the model repository`, 'unknown-model');
   return entry;
+}
+
+/** The loaded model behind an entry, or 503 saying why there is none yet. */
+export function servedModel(entry: ModelEntry): ServedModel {
+  if (entry.state === 'ready' && entry.served) return entry.served;
+  throw serviceUnavailable(
+    entry.state === 'failed' ? `model "${entry.folder}" failed to load: ${entry.error}` : `model "${entry.folder}" is still loading`,
+    'model-not-ready',
+  );
 }
 
 export const modelRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = async (app, { registry }) => {

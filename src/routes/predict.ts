@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { badRequest, payloadTooLarge, ProblemError, problemUri, serviceUnavailable } from '../errors.js';
+import { badRequest, payloadTooLarge, ProblemError, problemUri } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { Box } from '../pipeline/crop-sampler.js';
@@ -10,52 +10,46 @@ import { predictKeypoints, type PredictLimits } from '../pipeline/predict-keypoi
 import { ModelParams } from '../schemas/models.js';
 import { PredictJsonBody, PredictMultipartBody, PredictResponse, type PredictBody } from '../schemas/predict.js';
 import { problemResponses } from '../schemas/problem.js';
-import { findModel } from './models.js';
+import { findModel, servedModel } from './models.js';
 
 /** Longest text field a multipart form may carry; images belong in file parts. */
 export const MULTIPART_FIELD_BYTES = 1024 * 1024;
 
 const base64Pattern = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
 
+function parseBoxes(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw badRequest(`boxes field is not valid JSON: ${(error as Error).message}`, 'invalid-boxes');
+  }
+}
+
 /**
  * Reads a multipart form into the JSON body's shape before validation, so both content types
- * meet the same schema: the `image` part as bytes, `boxes` parsed from its JSON text.
+ * meet the same schema: the `image` part as bytes, `boxes` parsed from its JSON text (a text field,
+ * or an application/json part as the document's encoding describes it).
  */
 async function readMultipart(request: FastifyRequest): Promise<Record<string, unknown>> {
   const body: Record<string, unknown> = {};
   for await (const part of request.parts()) {
-    if (part.type === 'file' && part.fieldname === 'boxes') {
-      // Clients that follow the document's encoding send boxes as an application/json part.
-      const text = (await part.toBuffer()).toString('utf8');
-      try {
-        body.boxes = JSON.parse(text);
-      } catch (error) {
-        throw badRequest(`boxes part is not valid JSON: ${(error as Error).message}`, 'invalid-boxes');
-      }
-    } else if (part.type === 'file') {
-      if (part.fieldname !== 'image') {
+    if (part.fieldname === 'image' && body.image !== undefined) {
+      throw badRequest('the form holds more than one image part; send one image per request');
+    }
+    if (part.type === 'file') {
+      if (part.fieldname !== 'image' && part.fieldname !== 'boxes') {
         part.file.resume();
         throw badRequest(`unexpected file part "${part.fieldname}"; send the image as the "image" part`);
       }
-      if (body.image !== undefined) throw badRequest('the form holds more than one image part; send one image per request');
       const bytes = await part.toBuffer();
-      if (part.file.truncated) throw payloadTooLarge('image part is larger than the body limit');
-      body.image = bytes;
-    } else if (part.fieldname === 'boxes') {
-      try {
-        body.boxes = JSON.parse(String(part.value));
-      } catch (error) {
-        throw badRequest(`boxes field is not valid JSON: ${(error as Error).message}`, 'invalid-boxes');
-      }
+      if (part.file.truncated) throw payloadTooLarge(`${part.fieldname} part is larger than the body limit`);
+      body[part.fieldname] = part.fieldname === 'boxes' ? parseBoxes(bytes.toString('utf8')) : bytes;
     } else {
       // Busboy cuts text fields at fieldSize; a cut base64 image would otherwise read as a damaged one.
       if (part.valueTruncated) {
         throw payloadTooLarge(`field "${part.fieldname}" is longer than ${MULTIPART_FIELD_BYTES} bytes; send the image as a file part`);
       }
-      if (part.fieldname === 'image' && body.image !== undefined) {
-        throw badRequest('the form holds more than one image part; send one image per request');
-      }
-      body[part.fieldname] = part.value;
+      body[part.fieldname] = part.fieldname === 'boxes' ? parseBoxes(String(part.value)) : part.value;
     }
   }
   return body;
@@ -139,14 +133,7 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
       const started = performance.now();
       const asked = (request.headers as { 'x-request-deadline-ms'?: number })['x-request-deadline-ms'];
       const deadline = started + Math.min(asked ?? limits.maxDeadlineMs, limits.maxDeadlineMs);
-      const { model } = request.params as { model: string };
-      const entry = findModel(registry, model);
-      if (entry.state !== 'ready' || !entry.served) {
-        throw serviceUnavailable(
-          entry.state === 'failed' ? `model "${model}" failed to load: ${entry.error}` : `model "${model}" is still loading`,
-          'model-not-ready',
-        );
-      }
+      const served = servedModel(findModel(registry, (request.params as { model: string }).model));
       const body = request.body as PredictBody;
       let image: Buffer;
       if (typeof body.image === 'string') {
@@ -158,7 +145,7 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
         throw badRequest('image must be a file part', 'invalid-image');
       }
       return predictKeypoints(
-        entry.served,
+        served,
         {
           image,
           boxes: body.boxes as Box[] | undefined,

@@ -192,6 +192,8 @@ describe('KServe Open Inference Protocol v2', () => {
       assert.equal(response.status, status, JSON.stringify(response.body));
       assert.match(response.type, /application\/problem\+json/);
       assert.match(response.body.detail, detail);
+      // Refusals from the shared pipeline (a box outside the image) carry the protocol member too.
+      assert.equal(response.body.error, response.body.detail);
     });
   }
 
