@@ -41,11 +41,16 @@ export function createMetrics() {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     registers: [registry],
   });
+  /** Each loaded model's current queue depth, read when Prometheus scrapes. */
+  const queueDepthSources = new Map<string, () => number>();
   const queueDepth = new client.Gauge({
     name: 'huber_queue_depth',
     help: 'Crops waiting for a batch.',
     labelNames: ['model'] as const,
     registers: [registry],
+    collect() {
+      for (const [model, depth] of queueDepthSources) this.set({ model }, depth());
+    },
   });
   const fusionIterations = new client.Histogram({
     name: 'huber_fusion_iterations',
@@ -86,6 +91,7 @@ export function createMetrics() {
     stageDuration,
     batchSize,
     queueDepth,
+    queueDepthSources,
     fusionIterations,
     relativeRmse,
     predictions,

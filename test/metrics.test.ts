@@ -58,6 +58,8 @@ describe('GET /metrics', () => {
     assert.equal(values.get('huber_predicted_relative_rmse_count{model="dots"}'), 6);
     assert.equal(values.get('huber_fusion_iterations_count{model="dots"}'), 6);
     assert.ok((values.get('huber_inference_batch_size_count{model="dots"}') ?? 0) >= 3);
+    // Read at scrape time: nothing is waiting once the requests have been answered.
+    assert.equal(values.get('huber_queue_depth{model="dots"}'), 0);
     assert.ok(values.has('process_resident_memory_bytes'));
   });
 

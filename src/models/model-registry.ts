@@ -34,6 +34,7 @@ export interface ServedModel {
   outputs: TensorMetadata[];
   normalization: KeypointNormalization2[];
   flip: Int32Array;
+  keypointNames: string[];
   kappa: number;
   itemSize: number;
   outputSize: number;
@@ -197,6 +198,7 @@ export class ModelRegistry {
           whitening: keypoint.whitening ?? identityWhitening,
         })),
         flip: flipPermutation(manifest),
+        keypointNames: manifest.keypoints.map((keypoint) => keypoint.name),
         kappa: kappa(2, manifest.distribution.delta),
         itemSize,
         outputSize,
@@ -207,6 +209,7 @@ export class ModelRegistry {
       }
       entry.served = served;
       entry.state = 'ready';
+      this.metrics.queueDepthSources.set(name, () => batcher.depth);
       this.log.info({ model: name, executionProvider: served.executionProvider, trained: manifest.trained }, 'model ready');
     } catch (error) {
       if (runner) await runner.close().catch(() => undefined);

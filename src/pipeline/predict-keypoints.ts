@@ -129,17 +129,16 @@ export async function predictKeypoints(
   const name = model.manifest.name;
   const started = performance.now();
   const { image, boxes, crops, geometries } = await decodeAndSample(model, request, limits);
-  const { itemSize, outputSize, manifest } = model;
+  const { outputSize, manifest } = model;
   const viewCount = request.tta ? 2 : 1;
   const decoded = performance.now();
   metrics.stageDuration.observe({ model: name, stage: 'decode' }, (decoded - started) / 1000);
 
-  if (performance.now() > request.deadline) {
+  if (decoded > request.deadline) {
     throw gatewayTimeout('the request deadline passed while the image was decoded; nothing was sent to the model');
   }
   let outputs: Float32Array;
   try {
-    metrics.queueDepth.set({ model: name }, model.batcher.depth + crops.length / itemSize);
     outputs = await model.batcher.submit(crops, boxes.length * viewCount, request.deadline);
   } catch (error) {
     if (error instanceof DeadlineExceededError) {
@@ -147,12 +146,10 @@ export async function predictKeypoints(
     }
     // The cause goes to the log, never to the client.
     throw Object.assign(serviceUnavailable(`inference failed for model "${name}"; retry the request`, 'inference-failed'), { cause: error });
-  } finally {
-    metrics.queueDepth.set({ model: name }, model.batcher.depth);
   }
   const inferred = performance.now();
 
-  const names = manifest.keypoints.map((keypoint) => keypoint.name);
+  const names = model.keypointNames;
   const instances: InstanceOut[] = boxes.map((box, index) => {
     const crop = geometries[index]!;
     const base = index * viewCount * outputSize;

@@ -419,7 +419,7 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
           trained: result.model.trained,
           execution_provider: result.model.executionProvider,
           level: options.level,
-          keypoint_names: served.manifest.keypoints.map((keypoint) => keypoint.name).join(','),
+          keypoint_names: served.keypointNames.join(','),
         },
         outputs: names.map((name) => ({ name, datatype: 'FP32', ...tensors[name] })),
       };
