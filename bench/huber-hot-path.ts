@@ -1,27 +1,27 @@
 /**
  * Hot-path benchmark for the Huber core: 98 keypoints (WFLW) × 2 views (crop + mirror), ML fusion.
- * Prints µs per request for predictKeypoints2 and for a plain decode-only loop over the same outputs,
+ * Prints µs per request for fuseKeypointViews and for a plain decode-only loop over the same outputs,
  * measured in the same run, and their ratio. Run with `npm run bench:huber`.
  */
 
 import {
-  decode2Into,
-  DECODED_STRIDE_2,
+  decodePlanarInto,
+  PLANAR_DECODED_STRIDE,
   type DistributionParams,
   huberConstants,
-  type KeypointNormalization2,
-  predictKeypoints2,
-  type PredictOptions2,
-  type ViewInput2,
+  type KeypointNormalization,
+  fuseKeypointViews,
+  type ViewFusionOptions,
+  type PlanarView,
 } from '../src/huber/index.js';
-import { SeededRandom } from '../src/models/seeded-random.js';
-import { WFLW_FLIP_PAIRS } from '../src/models/wflw.js';
+import { SeededRandom } from '../tools/seeded-random.js';
+import { WFLW_FLIP_PAIRS } from '../tools/model-builder/wflw.js';
 
 const K = 98;
 const SIZE = 224;
 const PARAMS: DistributionParams = { delta: 1, theta: 1, eigenvalueOffset: 25.5, parameterization: 'nu' };
 
-function build(): { views: ViewInput2[]; normalization: KeypointNormalization2[] } {
+function build(): { views: PlanarView[]; normalization: KeypointNormalization[] } {
   const random = new SeededRandom(7);
   const normal = (): number => random.nextNormal();
   const flip = Array.from({ length: K }, (_, i) => i);
@@ -29,7 +29,7 @@ function build(): { views: ViewInput2[]; normalization: KeypointNormalization2[]
     flip[a] = b;
     flip[b] = a;
   }
-  const normalization: KeypointNormalization2[] = Array.from({ length: K }, () => ({
+  const normalization: KeypointNormalization[] = Array.from({ length: K }, () => ({
     mean: [SIZE / 2 + 30 * normal(), SIZE / 2 + 30 * normal()] as const,
     whitening: [[1 / 20, 0], [0, 1 / 20]] as const,
   }));
@@ -49,7 +49,7 @@ function build(): { views: ViewInput2[]; normalization: KeypointNormalization2[]
     }
   }
   const scale = 1.8;
-  const views: ViewInput2[] = [
+  const views: PlanarView[] = [
     { raw, offset: 0, inputToImage: { m: [scale, 0, 0, scale], t: [400, 300] }, slotToKeypoint: null },
     { raw, offset: 5 * K, inputToImage: { m: [-scale, 0, 0, scale], t: [400 + scale * SIZE, 300] }, slotToKeypoint: flip },
   ];
@@ -70,29 +70,29 @@ function timePerCall(fn: () => void, minMs = 1500): number {
 }
 
 const { views, normalization } = build();
-const options: PredictOptions2 = { fusion: 'ml', level: 0.95, includeViews: false };
+const options: ViewFusionOptions = { fusion: 'ml', level: 0.95, includeViews: false };
 const { kappa } = huberConstants(2, PARAMS.delta);
-const scratch = new Float64Array(2 * K * DECODED_STRIDE_2);
+const scratch = new Float64Array(2 * K * PLANAR_DECODED_STRIDE);
 let sink = 0;
 
 const decodeOnly = timePerCall(() => {
   for (let v = 0; v < 2; v++) {
-    for (let k = 0; k < K; k++) decode2Into(views[v].raw, views[v].offset + 5 * k, PARAMS, kappa, scratch, (v * K + k) * DECODED_STRIDE_2);
+    for (let k = 0; k < K; k++) decodePlanarInto(views[v].raw, views[v].offset + 5 * k, PARAMS, kappa, scratch, (v * K + k) * PLANAR_DECODED_STRIDE);
   }
   sink += scratch[0];
 });
 const full = timePerCall(() => {
-  sink += predictKeypoints2(views, normalization, PARAMS, options).keypoints[0].x;
+  sink += fuseKeypointViews(views, normalization, PARAMS, options).keypoints[0].x;
 });
 const withViews = timePerCall(() => {
-  sink += predictKeypoints2(views, normalization, PARAMS, { ...options, includeViews: true }).keypoints[0].x;
+  sink += fuseKeypointViews(views, normalization, PARAMS, { ...options, includeViews: true }).keypoints[0].x;
 });
 
-const sample = predictKeypoints2(views, normalization, PARAMS, options).keypoints;
+const sample = fuseKeypointViews(views, normalization, PARAMS, options).keypoints;
 const iterations = sample.reduce((s, kp) => s + kp.iterations, 0) / K;
 console.log(`huber hot path: ${K} keypoints x 2 views, fusion ml (node ${process.version})`);
 console.log(`  decode-only loop         ${decodeOnly.toFixed(2)} us/request`);
-console.log(`  predictKeypoints2        ${full.toFixed(2)} us/request  (${(full / decodeOnly).toFixed(2)}x decode-only)`);
+console.log(`  fuseKeypointViews        ${full.toFixed(2)} us/request  (${(full / decodeOnly).toFixed(2)}x decode-only)`);
 console.log(`  ... with includeViews    ${withViews.toFixed(2)} us/request  (${(withViews / decodeOnly).toFixed(2)}x decode-only)`);
 console.log(`  mean ML iterations ${iterations.toFixed(2)}, all converged: ${sample.every((kp) => kp.converged)}`);
 if (!Number.isFinite(sink)) console.log('unreachable');

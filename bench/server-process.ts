@@ -4,7 +4,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { ensureDefaultModel } from '../src/models/default-model.js';
+import { ensureDefaultModel } from '../tools/model-builder/default-model.js';
 
 export type ParentMessage = { type: 'phase-start' } | { type: 'phase-end' } | { type: 'exit' };
 export type ChildMessage =

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { SeededRandom } from '../src/models/seeded-random.js';
+import { SeededRandom } from '../tools/seeded-random.js';
 
 /**
  * A photo-like RGB JPEG: smooth lighting gradients, soft-edged ellipses (a face-sized one among

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type Result } from 'autocannon';
 import { executionProviders, intraOpThreads, loadConfig, type Config } from '../src/config.js';
-import { DEFAULT_MODEL_NAME, defaultManifest, ensureDefaultModel } from '../src/models/default-model.js';
+import { DEFAULT_MODEL_NAME, defaultManifest, ensureDefaultModel } from '../tools/model-builder/default-model.js';
 import { planCrop, sampleCrop } from '../src/pipeline/crop-sampler.js';
 import { decodeImage } from '../src/pipeline/image-decoder.js';
 import { openLimitSession, type LimitPoint } from './limit.js';

@@ -2,10 +2,10 @@
 // if it is missing. Usage: node dist/scripts/ensure-default-model.js [modelsDir] [--force]
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ensureDefaultModel } from '../src/models/default-model.js';
+import { ensureDefaultModel } from '../tools/model-builder/default-model.js';
 
 export { ensureDefaultModel };
-export type { EnsureDefaultModelResult } from '../src/models/default-model.js';
+export type { EnsureDefaultModelResult } from '../tools/model-builder/default-model.js';
 
 // dist/scripts/ → repository root
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -1,7 +1,9 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { buildApp, buildMetricsApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { ensureDefaultModel } from './models/default-model.js';
+import { DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME } from './models/default-model-location.js';
 
 function readConfig(): Config {
   try {
@@ -12,6 +14,16 @@ function readConfig(): Config {
       process.exit(2);
     }
     throw error;
+  }
+}
+
+async function defaultModelPresent(repository: string): Promise<boolean> {
+  const folder = join(repository, DEFAULT_MODEL_NAME);
+  try {
+    const [model, manifest] = await Promise.all([stat(join(folder, DEFAULT_MODEL_FILE)), stat(join(folder, 'manifest.json'))]);
+    return model.size > 0 && manifest.size > 0;
+  } catch {
+    return false;
   }
 }
 
@@ -30,7 +42,9 @@ async function main(): Promise<void> {
     app.log.info('closed');
   });
 
-  if (config.ENSURE_DEFAULT_MODEL) {
+  if (config.ENSURE_DEFAULT_MODEL && !(await defaultModelPresent(config.MODEL_REPOSITORY))) {
+    // The model builder (ONNX graph writer, seeded ResNet) is loaded only when there is a model to write.
+    const { ensureDefaultModel } = await import('../tools/model-builder/default-model.js');
     const result = await ensureDefaultModel(config.MODEL_REPOSITORY);
     if (result.modelCreated) app.log.info({ path: result.modelPath, bytes: result.bytes }, 'generated the untrained default model');
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { promisify } from 'node:util';
 import { dotImage } from './helpers/images.js';
 import { postJson, startService, type RunningService } from './helpers/service.js';
@@ -31,7 +31,7 @@ function samples(text: string): Map<string, number> {
 describe('GET /metrics', () => {
   let service: RunningService;
   let text: string;
-  before(async () => {
+  beforeAll(async () => {
     service = await startService({ models: ['dots'] });
     const png = await dotImage(320, 240, [{ x: 100, y: 120, sigma: 4 }, { x: 220, y: 110, sigma: 4 }]);
     for (let i = 0; i < 3; i++) {
@@ -43,7 +43,7 @@ describe('GET /metrics', () => {
     assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
     text = await response.text();
   });
-  after(async () => service.close());
+  afterAll(async () => service.close());
 
   test('counts requests by route and status, and times every stage', () => {
     const values = samples(text);

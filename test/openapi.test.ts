@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { openApiPath, renderOpenApiDocument } from '../scripts/generate-openapi.js';
 
 test('the committed OpenAPI document matches the routes (run `npm run openapi` after changing a schema)', async () => {

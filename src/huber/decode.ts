@@ -1,6 +1,6 @@
 /** From network outputs to (μ, A, Λ, Σ) in normalized landmark space (SPEC §2). */
 
-import { eigen2, fromSpectrum, symmetricEigen } from './linalg.js';
+import { eigenSymmetric2x2, fromSpectrum, symmetricEigen } from './linalg.js';
 import { assertDelta, assertDimension, huberConstants } from './radial.js';
 import type { DecodedDistribution, DistributionParams } from './types.js';
 
@@ -15,7 +15,7 @@ import type { DecodedDistribution, DistributionParams } from './types.js';
 export const REMAP_FLOOR = 1e-30;
 export const REMAP_CEILING = 1e30;
 
-export const OUTPUTS_PER_KEYPOINT_2 = 5;
+export const PLANAR_OUTPUTS_PER_KEYPOINT = 5;
 
 /** Number of raw outputs per keypoint in d dimensions: d for ν plus the d(d+1)/2 upper triangle of B. */
 export function outputsPerKeypoint(d: number): number {
@@ -46,8 +46,8 @@ export function remapEigenvalue(lambda: number, theta: number, offset: number): 
   return g < REMAP_FLOOR ? REMAP_FLOOR : g > REMAP_CEILING ? REMAP_CEILING : g;
 }
 
-/** Number of doubles decode2Into writes: μx, μy, Λxx, Λxy, Λyy, Σxx, Σxy, Σyy. */
-export const DECODED_STRIDE_2 = 8;
+/** Number of doubles decodePlanarInto writes: μx, μy, Λxx, Λxy, Λyy, Σxx, Σxy, Σyy. */
+export const PLANAR_DECODED_STRIDE = 8;
 
 /**
  * The d = 2 hot path: decodes raw[base..base+5) into out[o..o+8) as
@@ -55,7 +55,7 @@ export const DECODED_STRIDE_2 = 8;
  * Every matrix function of B is formed as f(λ₂)·I + (f(λ₁) − f(λ₂))·P₁, so no determinant or inverse of
  * a possibly tiny Λ is ever taken. `params` is trusted (validated by the caller once per batch).
  */
-export function decode2Into(
+export function decodePlanarInto(
   raw: ArrayLike<number>,
   base: number,
   params: DistributionParams,
@@ -73,7 +73,7 @@ export function decode2Into(
     while (Number.isFinite(raw[bad])) bad++;
     throw new RangeError(`raw output at index ${bad} must be finite, got ${raw[bad]}`);
   }
-  const e = eigen2(b11, b12 * Math.SQRT1_2, b22);
+  const e = eigenSymmetric2x2(b11, b12 * Math.SQRT1_2, b22);
   const theta = params.theta;
   const offset = params.eigenvalueOffset;
   const g1 = remapEigenvalue(e.lambda1, theta, offset);
@@ -160,15 +160,15 @@ export function decode(raw: ArrayLike<number>, offset: number, d: number, params
 }
 
 /** decode for d = 2 through the closed-form hot path, returned as a distribution object. */
-export function decode2(raw: ArrayLike<number>, offset: number, params: DistributionParams): DecodedDistribution {
+export function decodePlanar(raw: ArrayLike<number>, offset: number, params: DistributionParams): DecodedDistribution {
   assertParams(params);
-  if (!Number.isInteger(offset) || offset < 0 || offset + OUTPUTS_PER_KEYPOINT_2 > raw.length) {
+  if (!Number.isInteger(offset) || offset < 0 || offset + PLANAR_OUTPUTS_PER_KEYPOINT > raw.length) {
     throw new RangeError(`offset ${offset} with 5 outputs does not fit a raw array of length ${raw.length}`);
   }
   const { kappa } = huberConstants(2, params.delta);
-  const out = new Float64Array(DECODED_STRIDE_2);
-  decode2Into(raw, offset, params, kappa, out, 0);
-  const e = eigen2(raw[offset + 2], raw[offset + 3] * Math.SQRT1_2, raw[offset + 4]);
+  const out = new Float64Array(PLANAR_DECODED_STRIDE);
+  decodePlanarInto(raw, offset, params, kappa, out, 0);
+  const e = eigenSymmetric2x2(raw[offset + 2], raw[offset + 3] * Math.SQRT1_2, raw[offset + 4]);
   const g1 = remapEigenvalue(e.lambda1, params.theta, params.eigenvalueOffset);
   const g2 = remapEigenvalue(e.lambda2, params.theta, params.eigenvalueOffset);
   const dg = g1 - g2;

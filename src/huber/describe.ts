@@ -1,6 +1,6 @@
 /** Human-facing summaries of a 2-D prediction (SPEC §5). */
 
-import { eigen2 } from './linalg.js';
+import { eigenSymmetric2x2 } from './linalg.js';
 import { assertDelta, assertLevel, cachedRadialQuantile, huberConstants } from './radial.js';
 import type { Ellipse } from './types.js';
 
@@ -12,7 +12,7 @@ const DEGREES = 180 / Math.PI;
  * of the major axis, in degrees from +x toward +y, in (−90, 90].
  */
 export function ellipseFromCovariance(sxx: number, sxy: number, syy: number, kappaValue: number, radius: number, level: number): Ellipse {
-  const e = eigen2(sxx, sxy, syy);
+  const e = eigenSymmetric2x2(sxx, sxy, syy);
   const major = Math.max(0, e.lambda1);
   const minor = Math.max(0, e.lambda2);
   let angle = 0.5 * Math.atan2(2 * sxy, sxx - syy) * DEGREES;

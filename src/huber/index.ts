@@ -4,18 +4,18 @@
  */
 
 export type {
-  Affine2,
+  PlanarAffine,
   DecodedDistribution,
   DistributionParams,
   Ellipse,
   HuberDistribution,
-  KeypointNormalization2,
-  KeypointResult2,
+  KeypointNormalization,
+  FusedKeypoint,
   Parameterization,
-  PredictOptions2,
-  PredictResult2,
-  ViewInput2,
-  ViewKeypoint2,
+  ViewFusionOptions,
+  ViewFusionResult,
+  PlanarView,
+  PlanarViewKeypoint,
 } from './types.js';
 export {
   cachedRadialQuantile,
@@ -29,13 +29,13 @@ export {
   radialSurvival,
 } from './radial.js';
 export type { HuberConstants } from './radial.js';
-export { cholesky, eigen2, invertSpd, symmetricEigen } from './linalg.js';
-export type { Eigen2, SymmetricEigen } from './linalg.js';
+export { cholesky, eigenSymmetric2x2, invertSpd, symmetricEigen } from './linalg.js';
+export type { EigenSymmetric2x2, SymmetricEigen } from './linalg.js';
 export {
   decode,
-  decode2,
-  decode2Into,
-  DECODED_STRIDE_2,
+  decodePlanar,
+  decodePlanarInto,
+  PLANAR_DECODED_STRIDE,
   outputsPerKeypoint,
   REMAP_CEILING,
   REMAP_FLOOR,
@@ -53,4 +53,4 @@ export {
 } from './fusion.js';
 export type { FuseMlOptions, FuseMlResult } from './fusion.js';
 export { ellipse, ellipseFromCovariance, rmse } from './describe.js';
-export { predictKeypoints2 } from './predict.js';
+export { fuseKeypointViews } from './predict.js';

@@ -98,7 +98,7 @@ export function symmetricEigen(matrix: ArrayLike<number>, d: number): SymmetricE
  * first eigenvector. Working with P₁ (f(B) = f(λ₂)·I + (f(λ₁) − f(λ₂))·P₁) avoids trigonometry and
  * stays exact when λ₁ = λ₂, where v₁ is arbitrary but P₁'s coefficient vanishes.
  */
-export interface Eigen2 {
+export interface EigenSymmetric2x2 {
   lambda1: number;
   lambda2: number;
   /** P₁ = [[p11, p12], [p12, p22]]. */
@@ -107,7 +107,7 @@ export interface Eigen2 {
   p22: number;
 }
 
-export function eigen2(a: number, b: number, c: number): Eigen2 {
+export function eigenSymmetric2x2(a: number, b: number, c: number): EigenSymmetric2x2 {
   const halfDiff = 0.5 * (a - c);
   let radius = Math.sqrt(halfDiff * halfDiff + b * b);
   if (!Number.isFinite(radius)) radius = Math.hypot(halfDiff, b);

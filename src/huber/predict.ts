@@ -3,7 +3,7 @@
  * image coordinates (SPEC §3), permute, fuse (SPEC §4) and describe (SPEC §5).
  */
 
-import { assertParams, DECODED_STRIDE_2, decode2Into, OUTPUTS_PER_KEYPOINT_2 } from './decode.js';
+import { assertParams, PLANAR_DECODED_STRIDE, decodePlanarInto, PLANAR_OUTPUTS_PER_KEYPOINT } from './decode.js';
 import { ellipseFromCovariance } from './describe.js';
 import {
   assertMaxIterations,
@@ -13,18 +13,18 @@ import {
 } from './fusion.js';
 import { assertLevel, cachedRadialQuantile, huberConstants } from './radial.js';
 import type {
-  Affine2,
+  PlanarAffine,
   DistributionParams,
-  KeypointNormalization2,
-  KeypointResult2,
-  PredictOptions2,
-  PredictResult2,
-  ViewInput2,
-  ViewKeypoint2,
+  KeypointNormalization,
+  FusedKeypoint,
+  ViewFusionOptions,
+  ViewFusionResult,
+  PlanarView,
+  PlanarViewKeypoint,
 } from './types.js';
 
 // Per view and keypoint, in image coordinates: μx, μy, Λxx, Λxy, Λyy, Σxx, Σxy, Σyy.
-const STRIDE = DECODED_STRIDE_2;
+const STRIDE = PLANAR_DECODED_STRIDE;
 // Per keypoint: H⁻¹ (row-major) then H (row-major) then m.
 const NORM_STRIDE = 10;
 const MAX_EXTRAPOLATION = 2 ** 40;
@@ -45,7 +45,7 @@ function finite2x2(m: ArrayLike<number>, name: string): void {
   if (!(Math.abs(det) > 0) || !Number.isFinite(det)) throw new RangeError(`${name} must be invertible, its determinant is ${det}`);
 }
 
-function assertOptions(options: PredictOptions2): { tolerance: number; maxIterations: number } {
+function assertOptions(options: ViewFusionOptions): { tolerance: number; maxIterations: number } {
   if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${options}`);
   if (options.fusion !== 'ml' && options.fusion !== 'mean') {
     throw new TypeError(`options.fusion must be 'ml' or 'mean', got ${String(options.fusion)}`);
@@ -61,7 +61,7 @@ function assertOptions(options: PredictOptions2): { tolerance: number; maxIterat
   return { tolerance, maxIterations };
 }
 
-function loadNormalization(normalization: readonly KeypointNormalization2[], out: Float64Array): void {
+function loadNormalization(normalization: readonly KeypointNormalization[], out: Float64Array): void {
   for (let k = 0; k < normalization.length; k++) {
     const entry = normalization[k];
     if (entry === null || typeof entry !== 'object') throw new TypeError(`normalization[${k}] must be an object, got ${entry}`);
@@ -87,18 +87,18 @@ function loadNormalization(normalization: readonly KeypointNormalization2[], out
   }
 }
 
-function assertView(view: ViewInput2, v: number, count: number): Uint8Array | null {
+function assertView(view: PlanarView, v: number, count: number): Uint8Array | null {
   if (view === null || typeof view !== 'object') throw new TypeError(`views[${v}] must be an object, got ${view}`);
   const { raw, offset } = view;
   if (raw === null || typeof raw !== 'object' || typeof raw.length !== 'number') {
     throw new TypeError(`views[${v}].raw must be an array of numbers, got ${raw}`);
   }
-  if (!Number.isInteger(offset) || offset < 0 || offset + OUTPUTS_PER_KEYPOINT_2 * count > raw.length) {
+  if (!Number.isInteger(offset) || offset < 0 || offset + PLANAR_OUTPUTS_PER_KEYPOINT * count > raw.length) {
     throw new RangeError(
-      `views[${v}].offset ${offset} with ${OUTPUTS_PER_KEYPOINT_2 * count} outputs does not fit raw of length ${raw.length}`,
+      `views[${v}].offset ${offset} with ${PLANAR_OUTPUTS_PER_KEYPOINT * count} outputs does not fit raw of length ${raw.length}`,
     );
   }
-  const affine: Affine2 | undefined = view.inputToImage;
+  const affine: PlanarAffine | undefined = view.inputToImage;
   finite2x2(affine?.m ?? [], `views[${v}].inputToImage.m`);
   if (!Number.isFinite(affine.t?.[0]) || !Number.isFinite(affine.t?.[1])) {
     throw new RangeError(`views[${v}].inputToImage.t must be two finite numbers, got ${JSON.stringify(affine.t)}`);
@@ -157,12 +157,12 @@ function toMatrix(xx: number, xy: number, yy: number): [[number, number], [numbe
  * views[0] is the reference (un-mirrored) view: ML fusion starts from its mean. `views` of the result,
  * when asked for, is indexed [view][keypoint] in original keypoint order (after the permutation).
  */
-export function predictKeypoints2(
-  views: readonly ViewInput2[],
-  normalization: readonly KeypointNormalization2[],
+export function fuseKeypointViews(
+  views: readonly PlanarView[],
+  normalization: readonly KeypointNormalization[],
   params: DistributionParams,
-  options: PredictOptions2,
-): PredictResult2 {
+  options: ViewFusionOptions,
+): ViewFusionResult {
   if (!Array.isArray(views) || views.length === 0) {
     throw new RangeError(`views must be a non-empty array, got ${Array.isArray(views) ? 'an empty array' : views}`);
   }
@@ -194,7 +194,7 @@ export function predictKeypoints2(
     const i22 = m11 * mDet;
     const perm = view.slotToKeypoint;
     for (let k = 0; k < count; k++) {
-      decode2Into(raw, offset + OUTPUTS_PER_KEYPOINT_2 * k, params, kappa, decoded, 0);
+      decodePlanarInto(raw, offset + PLANAR_OUTPUTS_PER_KEYPOINT * k, params, kappa, decoded, 0);
       const n = k * NORM_STRIDE;
       // Input pixels → image is T = M·H⁻¹ applied to y_n, plus M·m + t; precision moves by T⁻¹ = H·M⁻¹.
       const hi11 = norm[n];
@@ -224,7 +224,7 @@ export function predictKeypoints2(
     }
   }
 
-  const keypoints: KeypointResult2[] = new Array(count);
+  const keypoints: FusedKeypoint[] = new Array(count);
   for (let k = 0; k < count; k++) {
     const first = k * STRIDE;
     let x = data[first];
@@ -354,9 +354,9 @@ export function predictKeypoints2(
   }
 
   if (!options.includeViews) return { keypoints };
-  const perView: ViewKeypoint2[][] = [];
+  const perView: PlanarViewKeypoint[][] = [];
   for (let v = 0; v < viewCount; v++) {
-    const list: ViewKeypoint2[] = new Array(count);
+    const list: PlanarViewKeypoint[] = new Array(count);
     for (let k = 0; k < count; k++) {
       const o = (v * count + k) * STRIDE;
       list[k] = {

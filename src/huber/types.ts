@@ -28,23 +28,23 @@ export interface DecodedDistribution extends HuberDistribution {
 }
 
 /** Per-keypoint landmark normalization (SPEC §3): y_n = H (q − m). Row-major 2×2 H. */
-export interface KeypointNormalization2 {
+export interface KeypointNormalization {
   mean: readonly [number, number];
   whitening: readonly [readonly [number, number], readonly [number, number]];
 }
 
 /** An affine map p = M q + t; m is row-major [m11, m12, m21, m22]. */
-export interface Affine2 {
+export interface PlanarAffine {
   m: readonly [number, number, number, number];
   t: readonly [number, number];
 }
 
-export interface ViewInput2 {
+export interface PlanarView {
   /** Network output row; this view's 5K values start at `offset`, keypoint-major [ν_x, ν_y, b11, b12, b22]. */
   raw: ArrayLike<number>;
   offset: number;
   /** Network-input coordinates of this view → image coordinates (already including any mirror). */
-  inputToImage: Affine2;
+  inputToImage: PlanarAffine;
   /** Output slot k of this view is keypoint slotToKeypoint[k] of the original; null means identity. */
   slotToKeypoint: ArrayLike<number> | null;
 }
@@ -57,7 +57,7 @@ export interface Ellipse {
   angle: number;
 }
 
-export interface KeypointResult2 {
+export interface FusedKeypoint {
   x: number;
   y: number;
   covariance: [[number, number], [number, number]];
@@ -67,7 +67,7 @@ export interface KeypointResult2 {
   converged: boolean;
 }
 
-export interface ViewKeypoint2 {
+export interface PlanarViewKeypoint {
   x: number;
   y: number;
   covariance: [[number, number], [number, number]];
@@ -75,7 +75,7 @@ export interface ViewKeypoint2 {
   rmse: number;
 }
 
-export interface PredictOptions2 {
+export interface ViewFusionOptions {
   fusion: 'ml' | 'mean';
   level: number;
   includeViews: boolean;
@@ -83,7 +83,7 @@ export interface PredictOptions2 {
   maxIterations?: number;
 }
 
-export interface PredictResult2 {
-  keypoints: KeypointResult2[];
-  views?: ViewKeypoint2[][];
+export interface ViewFusionResult {
+  keypoints: FusedKeypoint[];
+  views?: PlanarViewKeypoint[][];
 }

@@ -1,9 +1,9 @@
-import { fileURLToPath } from 'node:url';
+import { workerEntry } from './worker-file.js';
 import { WorkerPool } from './worker-pool.js';
 import type { BatchRunner } from './dynamic-batcher.js';
 import type { DescribeResult, InferenceWorkerData, RunResult } from './worker-protocol.js';
 
-const workerFile = fileURLToPath(new URL('./inference-worker.js', import.meta.url));
+const inferenceWorker = workerEntry('./inference-worker.js', import.meta.url);
 
 /**
  * One model's ONNX Runtime sessions, one per worker thread, so `session.run` never blocks the event
@@ -33,7 +33,8 @@ export class ModelRunner implements BatchRunner {
     onReplace?: (reason: 'crash' | 'timeout', detail: string) => void;
   }): Promise<ModelRunner> {
     const pool = new WorkerPool({
-      filename: workerFile,
+      filename: inferenceWorker.filename,
+      argv: inferenceWorker.argv,
       workerData: options.worker,
       size: options.workers,
       onReplace: options.onReplace,

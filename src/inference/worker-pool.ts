@@ -49,6 +49,8 @@ interface Slot {
 
 export interface WorkerPoolOptions {
   filename: string | URL;
+  /** Extra `process.argv` for each thread (see worker-file.ts). */
+  argv?: string[];
   workerData: unknown;
   size: number;
   /** Told about every worker that had to be replaced, for logs and metrics. */
@@ -100,7 +102,10 @@ export class WorkerPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.options.filename, { workerData: this.options.workerData });
+    const worker = new Worker(this.options.filename, {
+      workerData: this.options.workerData,
+      argv: this.options.argv ?? [],
+    });
     const slot: Slot = { worker, ready: false, job: null, timer: null, lastError: null };
     worker.on('message', (reply: WorkerReply) => this.settle(slot, worker, reply));
     worker.on('error', (error) => {

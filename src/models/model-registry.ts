@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { kappa, type KeypointNormalization2 } from '../huber/index.js';
+import { kappa, type KeypointNormalization } from '../huber/index.js';
 import { DynamicBatcher } from '../inference/dynamic-batcher.js';
 import { ModelRunner } from '../inference/model-runner.js';
 import type { DescribeResult, ExecutionProviderName, TensorMetadata } from '../inference/worker-protocol.js';
@@ -32,7 +32,7 @@ export interface ServedModel {
   fallbacks: DescribeResult['fallbacks'];
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
-  normalization: KeypointNormalization2[];
+  normalization: KeypointNormalization[];
   flip: Int32Array;
   keypointNames: string[];
   kappa: number;
@@ -52,7 +52,7 @@ export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
 }
 
-const identityWhitening: KeypointNormalization2['whitening'] = [
+const identityWhitening: KeypointNormalization['whitening'] = [
   [1, 0],
   [0, 1],
 ];

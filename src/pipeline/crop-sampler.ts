@@ -1,4 +1,4 @@
-import type { Affine2 } from '../huber/index.js';
+import type { PlanarAffine } from '../huber/index.js';
 import type { DecodedImage } from './image-decoder.js';
 
 export type Padding = 'reflect' | 'edge' | 'constant';
@@ -29,13 +29,13 @@ export function planCrop(box: Box, scale: number, inputSize: number): CropGeomet
 }
 
 /** Input coordinates of the un-mirrored view to image coordinates. */
-export function inputToImage(crop: CropGeometry): Affine2 {
+export function inputToImage(crop: CropGeometry): PlanarAffine {
   const step = crop.side / crop.inputSize;
   return { m: [step, 0, 0, step], t: [crop.originX, crop.originY] };
 }
 
 /** Input coordinates of the mirrored view (q' = (S − q_x, q_y)) to image coordinates. */
-export function mirroredInputToImage(crop: CropGeometry): Affine2 {
+export function mirroredInputToImage(crop: CropGeometry): PlanarAffine {
   const step = crop.side / crop.inputSize;
   return { m: [-step, 0, 0, step], t: [crop.originX + crop.side, crop.originY] };
 }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { DeadlineExceededError } from '../inference/dynamic-batcher.js';
-import { predictKeypoints2, type KeypointResult2, type ViewInput2, type ViewKeypoint2 } from '../huber/index.js';
+import { fuseKeypointViews, type FusedKeypoint, type PlanarView, type PlanarViewKeypoint } from '../huber/index.js';
 import { gatewayTimeout, serviceUnavailable, unprocessable } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ServedModel } from '../models/model-registry.js';
@@ -26,7 +26,7 @@ export interface PredictLimits {
   maxEventLoopDelayMs: number;
 }
 
-type KeypointOut = { name: string; x: number; y: number; covariance: [[number, number], [number, number]]; ellipse: KeypointResult2['ellipse']; rmse: number };
+type KeypointOut = { name: string; x: number; y: number; covariance: [[number, number], [number, number]]; ellipse: FusedKeypoint['ellipse']; rmse: number };
 
 export interface InstanceOut {
   box: Box;
@@ -65,7 +65,7 @@ export function checkBoxes(boxes: Box[], width: number, height: number, maxBoxes
   });
 }
 
-function keypointOut(name: string, keypoint: ViewKeypoint2): KeypointOut {
+function keypointOut(name: string, keypoint: PlanarViewKeypoint): KeypointOut {
   return { name, x: keypoint.x, y: keypoint.y, covariance: keypoint.covariance, ellipse: keypoint.ellipse, rmse: keypoint.rmse };
 }
 
@@ -153,11 +153,11 @@ export async function predictKeypoints(
   const instances: InstanceOut[] = boxes.map((box, index) => {
     const crop = geometries[index]!;
     const base = index * viewCount * outputSize;
-    const views: ViewInput2[] = [{ raw: outputs, offset: base, inputToImage: inputToImage(crop), slotToKeypoint: null }];
+    const views: PlanarView[] = [{ raw: outputs, offset: base, inputToImage: inputToImage(crop), slotToKeypoint: null }];
     if (request.tta) {
       views.push({ raw: outputs, offset: base + outputSize, inputToImage: mirroredInputToImage(crop), slotToKeypoint: model.flip });
     }
-    const result = predictKeypoints2(views, model.normalization, manifest.distribution, {
+    const result = fuseKeypointViews(views, model.normalization, manifest.distribution, {
       fusion: request.fusion,
       level: request.level,
       includeViews: request.includeViews,

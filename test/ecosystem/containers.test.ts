@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { Ajv } from 'ajv';
 import { validate as lintDockerfile, ValidationSeverity } from 'dockerfile-utils';
 import { parse } from 'yaml';

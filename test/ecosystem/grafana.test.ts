@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { dotImage } from '../helpers/images.js';
@@ -116,7 +116,7 @@ describe('the Grafana dashboard', () => {
   describe('against the service', () => {
     let service: RunningService;
     let exposed: Set<string>;
-    before(async () => {
+    beforeAll(async () => {
       service = await startService({ models: ['dots'] });
       const png = await dotImage(160, 120, [{ x: 50, y: 60, sigma: 2 }, { x: 110, y: 60, sigma: 2 }]);
       const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: png.toString('base64') });
@@ -124,7 +124,7 @@ describe('the Grafana dashboard', () => {
       const text = await (await fetch(`${service.url}/metrics`)).text();
       exposed = new Set(text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(line)![0]));
     });
-    after(async () => service.close());
+    afterAll(async () => service.close());
 
     test('every metric a panel or variable queries is in the service\'s /metrics output', () => {
       const variableQueries = dashboard.templating.list

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { dotPixels } from '../helpers/images.js';
 import { postJson, startService, type RunningService } from '../helpers/service.js';
 
@@ -21,10 +21,10 @@ const output = (body: { outputs: Tensor[] }, name: string) => {
 
 describe('KServe Open Inference Protocol v2', () => {
   let service: RunningService;
-  before(async () => {
+  beforeAll(async () => {
     service = await startService({ models: ['dots'], broken: ['missing-onnx'] });
   });
-  after(async () => service.close());
+  afterAll(async () => service.close());
 
   test('server metadata, liveness and readiness', async () => {
     const metadata = await fetch(`${service.url}/v2`);

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { dotImage } from '../helpers/images.js';
@@ -68,7 +68,7 @@ describe('a real Prometheus scraping the service', { skip: prometheusMissing, ti
   let workDir: string;
   let log = '';
 
-  before(async () => {
+  beforeAll(async () => {
     service = await startService({ models: ['dots'] });
     workDir = await mkdtemp(path.join(os.tmpdir(), 'huber-prometheus-'));
     // The committed config, pointed at this test's server and scraping every second.
@@ -95,7 +95,7 @@ describe('a real Prometheus scraping the service', { skip: prometheusMissing, ti
     await waitFor('Prometheus to be ready', 10_000, async () => (await fetch(`${prometheusUrl}/-/ready`)).ok);
   });
 
-  after(async () => {
+  afterAll(async () => {
     if (prometheus && prometheus.exitCode === null) {
       prometheus.kill('SIGTERM');
       await once(prometheus, 'exit');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { clientSchemaPath, renderClientSchema } from '../../clients/typescript/generate.js';
 import { createHuberKeypointsClient, predictFormData, type HuberKeypointsClient, type PredictResponse } from '../../clients/typescript/index.js';
 import { dotImage } from '../helpers/images.js';
@@ -26,12 +26,12 @@ describe('the generated TypeScript client against the real service', () => {
   ];
   let png: Buffer;
 
-  before(async () => {
+  beforeAll(async () => {
     service = await startService({ models: ['dots'] });
     client = createHuberKeypointsClient(service.url);
     png = await dotImage(320, 240, dots);
   });
-  after(async () => service.close());
+  afterAll(async () => service.close());
 
   /** Typed access only: a renamed or retyped field in the API fails compilation here. */
   function checkDots(prediction: PredictResponse) {

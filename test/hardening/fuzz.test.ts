@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import fc from 'fast-check';
 import { dotImage } from '../helpers/images.js';
 import { startService, type RunningService } from '../helpers/service.js';
@@ -24,13 +24,13 @@ describe('fuzzing the predict route with random bytes, bodies, boxes, options an
   const right = { x: 110, y: 58, sigma: 3 };
   const statuses = new Map<number, number>();
 
-  before(async () => {
+  beforeAll(async () => {
     service = await startService({ models: ['dots'], env: { BODY_LIMIT_BYTES: String(512 * 1024), MAX_BOXES: '16' } });
     png = await dotImage(160, 120, [left, right]);
     jpeg = await dotImage(160, 120, [left, right], 'jpeg');
     rssBefore = process.memoryUsage.rss();
   });
-  after(async () => service.close());
+  afterAll(async () => service.close());
 
   async function send(body: string | FormData | Uint8Array, headers: Record<string, string>, model = 'dots'): Promise<Sent> {
     const response = await fetch(`${service.url}/v1/models/${encodeURIComponent(model)}/predict`, { method: 'POST', headers, body });

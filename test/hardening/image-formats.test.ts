@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import sharp from 'sharp';
 import { dotPixels, type Dot } from '../helpers/images.js';
 import { startService, type RunningService } from '../helpers/service.js';
@@ -23,10 +23,10 @@ const alpha = Array.from({ length: W * H }, (_, index) => 60 + (index % 190));
 
 describe('every supported format through the dots model: both dots within 0.5 px', () => {
   let service: RunningService;
-  before(async () => {
+  beforeAll(async () => {
     service = await startService({ models: ['dots'] });
   });
-  after(async () => service.close());
+  afterAll(async () => service.close());
 
   async function predict(bytes: Buffer, as: 'json' | 'multipart') {
     const url = `${service.url}/v1/models/dots/predict`;
@@ -89,10 +89,10 @@ describe('every supported format through the dots model: both dots within 0.5 px
 
 describe('hostile images and bodies over HTTP', () => {
   let service: RunningService;
-  before(async () => {
+  beforeAll(async () => {
     service = await startService({ models: ['dots'] });
   });
-  after(async () => service.close());
+  afterAll(async () => service.close());
 
   async function expectProblem(response: Response, status: number, detail: RegExp) {
     const text = await response.text();

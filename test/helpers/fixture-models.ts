@@ -2,11 +2,11 @@
 // known in closed form, and a writer for a model repository holding them.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OnnxGraphBuilder } from '../../src/models/onnx-graph-builder.js';
-import { buildResNetHuber } from '../../src/models/resnet-huber.js';
+import { OnnxGraphBuilder } from '../../tools/model-builder/onnx-graph-builder.js';
+import { buildResNetHuber } from '../../tools/model-builder/resnet-huber.js';
 import { formatManifest, IMAGENET_MEAN, IMAGENET_STD, type ModelManifestJson } from '../../src/models/manifest-json.js';
-import { WFLW_KEYPOINT_COUNT, wflwFlipPairs, wflwManifestKeypoints } from '../../src/models/wflw.js';
-import { DEFAULT_DIAGONAL_BIAS } from '../../src/models/default-model.js';
+import { WFLW_KEYPOINT_COUNT, wflwFlipPairs, wflwManifestKeypoints } from '../../tools/model-builder/wflw.js';
+import { DEFAULT_DIAGONAL_BIAS } from '../../tools/model-builder/default-model.js';
 
 type Vec2 = [number, number];
 type Mat2 = [Vec2, Vec2];

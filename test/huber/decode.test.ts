@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 
 import {
   cholesky,
   decode,
-  decode2,
+  decodePlanar,
   type DistributionParams,
   huberConstants,
   outputsPerKeypoint,
@@ -118,7 +118,7 @@ describe('decode', () => {
     for (const raw of cases) {
       for (const params of [NU, MU, { ...NU, delta: 0.3, theta: 2.5, eigenvalueOffset: 3 }]) {
         const general = decode(raw, 0, 2, params);
-        const fast = decode2(raw, 0, params);
+        const fast = decodePlanar(raw, 0, params);
         for (const key of ['mean', 'sqrtPrecision', 'precision', 'covariance'] as const) {
           const scale = Math.max(...Array.from(general[key], Math.abs));
           assertAllClose(fast[key], general[key], { abs: 1e-11 * scale }, `${key} of ${raw}`);
@@ -153,22 +153,22 @@ describe('decode', () => {
           }
         }
       }
-      const fast = decode2([1, 1, value, 0, value], 0, NU);
+      const fast = decodePlanar([1, 1, value, 0, value], 0, NU);
       for (const v of [...fast.mean, ...fast.precision, ...fast.covariance]) assert.ok(Number.isFinite(v));
       assert.ok(fast.precision[0] > 0 && fast.covariance[0] > 0);
       assert.ok(fast.precision[0] * fast.precision[3] - fast.precision[1] ** 2 > 0, 'det Λ stays a positive double');
     }
-    const huge = decode2([1, 1, 1e300, 1e300, 1e300], 0, NU);
+    const huge = decodePlanar([1, 1, 1e300, 1e300, 1e300], 0, NU);
     for (const v of [...huge.mean, ...huge.precision, ...huge.covariance]) assert.ok(Number.isFinite(v));
     cholesky(huge.covariance, 2, 'Σ');
   });
 
   it('rejects non-finite raw values, naming the index, and bad parameters', () => {
-    assert.throws(() => decode2([0, 0, 1, Number.NaN, 1], 0, NU), /index 3.*NaN/);
+    assert.throws(() => decodePlanar([0, 0, 1, Number.NaN, 1], 0, NU), /index 3.*NaN/);
     assert.throws(() => decode([0, 0, 0, 1, Infinity, 1], 1, 2, NU), /index 4/);
-    assert.throws(() => decode2([0, 0, 1, 0], 0, NU), /does not fit/);
-    assert.throws(() => decode2([0, 0, 1, 0, 1], 0, { ...NU, theta: 0 }), /theta/);
-    assert.throws(() => decode2([0, 0, 1, 0, 1], 0, { ...NU, parameterization: 'x' as 'nu' }), TypeError);
+    assert.throws(() => decodePlanar([0, 0, 1, 0], 0, NU), /does not fit/);
+    assert.throws(() => decodePlanar([0, 0, 1, 0, 1], 0, { ...NU, theta: 0 }), /theta/);
+    assert.throws(() => decodePlanar([0, 0, 1, 0, 1], 0, { ...NU, parameterization: 'x' as 'nu' }), TypeError);
     assert.throws(() => decode([0], 0, 5, NU), /dimension/);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 
-import { decode2, ellipse, huberConstants, radialQuantile, rmse } from '../../src/huber/index.js';
+import { decodePlanar, ellipse, huberConstants, radialQuantile, rmse } from '../../src/huber/index.js';
 import { invertGeneral } from '../../src/huber/linalg.js';
 import { assertClose } from '../helpers/assert-close.js';
 import { RadialSampler } from '../helpers/huber-reference.js';
@@ -44,7 +44,7 @@ describe('ellipse', () => {
   });
 
   it('holds the requested fraction of samples (Monte Carlo)', () => {
-    const dist = decode2([0.5, 0.5, 1, -2, 0.5], 0, { delta: 1, theta: 1, eigenvalueOffset: 3, parameterization: 'nu' });
+    const dist = decodePlanar([0.5, 0.5, 1, -2, 0.5], 0, { delta: 1, theta: 1, eigenvalueOffset: 3, parameterization: 'nu' });
     const e = ellipse(dist.covariance, 1, 0.9);
     const count = 100_000;
     const samples = new RadialSampler(2, 1).sample(createRng(41), count, dist.mean, invertGeneral(dist.sqrtPrecision, 2));

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 
 import {
   createDistribution,
-  decode2,
+  decodePlanar,
   fuseMean,
   fuseMl,
   fusionCost,
@@ -21,7 +21,7 @@ import { createRng, type Rng } from '../helpers/prng.js';
 const PARAMS = { delta: 1, theta: 1, eigenvalueOffset: 3, parameterization: 'nu' as const };
 
 function randomView(rng: Rng, delta: number, center: [number, number], spread: number): HuberDistribution {
-  const base = decode2([rng.normal(), rng.normal(), rng.normal() * 2, rng.normal() * 2, rng.normal() * 2], 0, { ...PARAMS, delta });
+  const base = decodePlanar([rng.normal(), rng.normal(), rng.normal() * 2, rng.normal() * 2, rng.normal() * 2], 0, { ...PARAMS, delta });
   const scale = 1 + 4 * rng.uniform();
   return pushForward(base, [scale, 0, 0, scale], [center[0] + rng.normal() * spread, center[1] + rng.normal() * spread]);
 }
@@ -125,7 +125,7 @@ describe('fuseMl', () => {
   });
 
   it('returns a single view as is, and identical views with unchanged covariance', () => {
-    const view = decode2([1, -2, 3, 0.5, -1], 0, PARAMS);
+    const view = decodePlanar([1, -2, 3, 0.5, -1], 0, PARAMS);
     const single = fuseMl([view]);
     assert.deepEqual([single.iterations, single.converged], [0, true]);
     assertAllClose(single.point, view.mean, { abs: 0 });
@@ -169,7 +169,7 @@ describe('fuseMl', () => {
 
 describe('mixtureCovariance', () => {
   it('is the second moment of the equal-weight mixture (Monte Carlo) and widens for disagreeing views', () => {
-    const views = [decode2([0.3, 0.1, 1, 0.5, -0.5], 0, PARAMS), decode2([2, -1, 0.5, -0.5, 1], 0, PARAMS)];
+    const views = [decodePlanar([0.3, 0.1, 1, 0.5, -0.5], 0, PARAMS), decodePlanar([2, -1, 0.5, -0.5, 1], 0, PARAMS)];
     const point = fuseMl(views).point;
     const expected = mixtureCovariance(views, point);
     const rng = createRng(31);

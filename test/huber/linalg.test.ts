@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 
-import { cholesky, eigen2, invertSpd, symmetricEigen } from '../../src/huber/index.js';
+import { cholesky, eigenSymmetric2x2, invertSpd, symmetricEigen } from '../../src/huber/index.js';
 import { multiply, transpose } from '../../src/huber/linalg.js';
 import { assertAllClose, assertClose } from '../helpers/assert-close.js';
 import { createRng, type Rng } from '../helpers/prng.js';
@@ -94,13 +94,13 @@ describe('symmetricEigen (Jacobi)', () => {
   });
 });
 
-describe('eigen2 (closed form)', () => {
+describe('eigenSymmetric2x2 (closed form)', () => {
   it('equals the Jacobi solver, including repeated eigenvalues', () => {
     const rng = createRng(13);
     const cases: [number, number, number][] = [[1, 0, 1], [3, 0, 3], [2, 1e-14, 2], [1e20, 3, -1e20], [0, 5, 0]];
     for (let i = 0; i < 200; i++) cases.push([rng.normal(), rng.normal(), rng.normal()]);
     for (const [a, b, c] of cases) {
-      const e = eigen2(a, b, c);
+      const e = eigenSymmetric2x2(a, b, c);
       const j = symmetricEigen([a, b, b, c], 2);
       const scale = Math.max(Math.abs(a), Math.abs(b), Math.abs(c), 1e-300);
       assertClose(e.lambda1, j.values[0], { abs: 1e-14 * scale });

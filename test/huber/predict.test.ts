@@ -1,24 +1,24 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 
 import {
-  decode2,
+  decodePlanar,
   type DistributionParams,
   ellipse,
   fuseMean,
   fuseMl,
-  type KeypointNormalization2,
+  type KeypointNormalization,
   mixtureCovariance,
-  predictKeypoints2,
+  fuseKeypointViews,
   pushForward,
-  type ViewInput2,
+  type PlanarView,
 } from '../../src/huber/index.js';
 import { assertAllClose, assertClose } from '../helpers/assert-close.js';
 import { createRng } from '../helpers/prng.js';
 
 const PARAMS: DistributionParams = { delta: 1, theta: 1, eigenvalueOffset: 25.5, parameterization: 'nu' };
 const SIZE = 224;
-const IDENTITY_NORMALIZATION: KeypointNormalization2 = { mean: [0, 0], whitening: [[1, 0], [0, 1]] };
+const IDENTITY_NORMALIZATION: KeypointNormalization = { mean: [0, 0], whitening: [[1, 0], [0, 1]] };
 
 function randomRaw(seed: number, count: number, offset = 0): Float32Array {
   const rng = createRng(seed);
@@ -31,11 +31,11 @@ function flat(m: [[number, number], [number, number]]): number[] {
   return [m[0][0], m[0][1], m[1][0], m[1][1]];
 }
 
-describe('predictKeypoints2', () => {
+describe('fuseKeypointViews', () => {
   it('with one view returns that view\'s own distribution, no fusion', () => {
     const raw = randomRaw(1, 3);
     const affine = { m: [2, 0.1, -0.1, 2] as const, t: [10, 20] as const };
-    const { keypoints, views } = predictKeypoints2(
+    const { keypoints, views } = fuseKeypointViews(
       [{ raw, offset: 0, inputToImage: affine, slotToKeypoint: null }],
       [IDENTITY_NORMALIZATION, IDENTITY_NORMALIZATION, IDENTITY_NORMALIZATION],
       PARAMS,
@@ -43,7 +43,7 @@ describe('predictKeypoints2', () => {
     );
     assert.equal(views, undefined);
     for (let k = 0; k < 3; k++) {
-      const expected = pushForward(decode2(raw, 5 * k, PARAMS), affine.m, affine.t);
+      const expected = pushForward(decodePlanar(raw, 5 * k, PARAMS), affine.m, affine.t);
       const kp = keypoints[k];
       assert.deepEqual([kp.iterations, kp.converged], [0, true]);
       assertAllClose([kp.x, kp.y], expected.mean, { abs: 1e-9 });
@@ -57,7 +57,7 @@ describe('predictKeypoints2', () => {
   it('equals the composition of decode, de-normalization, affine maps, permutation, fusion and mixture', () => {
     const count = 4;
     const rng = createRng(2);
-    const normalization: KeypointNormalization2[] = Array.from({ length: count }, () => ({
+    const normalization: KeypointNormalization[] = Array.from({ length: count }, () => ({
       mean: [100 + rng.normal() * 20, 120 + rng.normal() * 20] as const,
       whitening: [[0.05 + 0.01 * rng.uniform(), 0.004], [0.004, 0.04 + 0.01 * rng.uniform()]] as const,
     }));
@@ -67,19 +67,19 @@ describe('predictKeypoints2', () => {
     const base = { m: [s, 0, 0, s] as const, t: [30, 40] as const };
     const mirrored = { m: [-s, 0, 0, s] as const, t: [30 + s * SIZE, 40] as const };
     const flip = [1, 0, 3, 2];
-    const viewInputs: ViewInput2[] = [
+    const viewInputs: PlanarView[] = [
       { raw, offset, inputToImage: base, slotToKeypoint: null },
       { raw, offset: offset + 5 * count, inputToImage: mirrored, slotToKeypoint: flip },
     ];
     for (const fusion of ['ml', 'mean'] as const) {
-      const result = predictKeypoints2(viewInputs, normalization, PARAMS, { fusion, level: 0.5, includeViews: true, tolerance: 1e-12, maxIterations: 100_000 });
+      const result = fuseKeypointViews(viewInputs, normalization, PARAMS, { fusion, level: 0.5, includeViews: true, tolerance: 1e-12, maxIterations: 100_000 });
       const perView = viewInputs.map((view) => {
         const out = new Array(count);
         for (let k = 0; k < count; k++) {
           const h = normalization[k].whitening;
           const det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
           const hInv = [h[1][1] / det, -h[0][1] / det, -h[1][0] / det, h[0][0] / det];
-          const normalized = decode2(view.raw, view.offset + 5 * k, PARAMS);
+          const normalized = decodePlanar(view.raw, view.offset + 5 * k, PARAMS);
           const input = pushForward(normalized, hInv, normalization[k].mean);
           const target = view.slotToKeypoint === null ? k : view.slotToKeypoint[k];
           out[target] = pushForward(input, view.inputToImage.m, view.inputToImage.t);
@@ -116,12 +116,12 @@ describe('predictKeypoints2', () => {
       mirroredRaw.set([SIZE - raw[5 * source], raw[5 * source + 1], raw[5 * source + 2], -raw[5 * source + 3], raw[5 * source + 4]], 5 * k);
     }
     const normalization = Array.from({ length: count }, () => IDENTITY_NORMALIZATION);
-    const views: ViewInput2[] = [
+    const views: PlanarView[] = [
       { raw, offset: 0, inputToImage: { m: [1, 0, 0, 1], t: [0, 0] }, slotToKeypoint: null },
       { raw: mirroredRaw, offset: 0, inputToImage: { m: [-1, 0, 0, 1], t: [SIZE, 0] }, slotToKeypoint: flip },
     ];
-    const fused = predictKeypoints2(views, normalization, params, { fusion: 'ml', level: 0.95, includeViews: false });
-    const single = predictKeypoints2([views[0]], normalization, params, { fusion: 'ml', level: 0.95, includeViews: false });
+    const fused = fuseKeypointViews(views, normalization, params, { fusion: 'ml', level: 0.95, includeViews: false });
+    const single = fuseKeypointViews([views[0]], normalization, params, { fusion: 'ml', level: 0.95, includeViews: false });
     for (let k = 0; k < count; k++) {
       assertAllClose([fused.keypoints[k].x, fused.keypoints[k].y], [single.keypoints[k].x, single.keypoints[k].y], { abs: 1e-4 });
       assertAllClose(flat(fused.keypoints[k].covariance), flat(single.keypoints[k].covariance), { rel: 1e-5 });
@@ -131,7 +131,7 @@ describe('predictKeypoints2', () => {
 
   it('stays finite for hugely negative raw outputs', () => {
     const raw = new Float32Array([1, 2, -3e38, 0, -3e38, 0, 0, -1e6, 5, 3]);
-    const result = predictKeypoints2(
+    const result = fuseKeypointViews(
       [
         { raw, offset: 0, inputToImage: { m: [1, 0, 0, 1], t: [0, 0] }, slotToKeypoint: null },
         { raw, offset: 0, inputToImage: { m: [-1, 0, 0, 1], t: [SIZE, 0] }, slotToKeypoint: [1, 0] },
@@ -149,18 +149,18 @@ describe('predictKeypoints2', () => {
 
   it('rejects malformed input with messages naming the value', () => {
     const raw = randomRaw(5, 2);
-    const view: ViewInput2 = { raw, offset: 0, inputToImage: { m: [1, 0, 0, 1], t: [0, 0] }, slotToKeypoint: null };
+    const view: PlanarView = { raw, offset: 0, inputToImage: { m: [1, 0, 0, 1], t: [0, 0] }, slotToKeypoint: null };
     const norm = [IDENTITY_NORMALIZATION, IDENTITY_NORMALIZATION];
     const options = { fusion: 'ml' as const, level: 0.95, includeViews: false };
-    assert.throws(() => predictKeypoints2([], norm, PARAMS, options), /non-empty/);
-    assert.throws(() => predictKeypoints2([{ ...view, offset: 1 }], norm, PARAMS, options), /offset 1/);
-    assert.throws(() => predictKeypoints2([{ ...view, slotToKeypoint: [0, 0] }], norm, PARAMS, options), /entry 1 is 0/);
-    assert.throws(() => predictKeypoints2([{ ...view, inputToImage: { m: [1, 2, 2, 4], t: [0, 0] } }], norm, PARAMS, options), /invertible/);
-    assert.throws(() => predictKeypoints2([view], norm, PARAMS, { ...options, level: 1 }), /options.level/);
-    assert.throws(() => predictKeypoints2([view], norm, PARAMS, { ...options, fusion: 'max' as 'ml' }), /fusion/);
-    assert.throws(() => predictKeypoints2([view], [norm[0], { mean: [0, 0], whitening: [[1, 1], [1, 1]] }], PARAMS, options), /normalization\[1\]/);
+    assert.throws(() => fuseKeypointViews([], norm, PARAMS, options), /non-empty/);
+    assert.throws(() => fuseKeypointViews([{ ...view, offset: 1 }], norm, PARAMS, options), /offset 1/);
+    assert.throws(() => fuseKeypointViews([{ ...view, slotToKeypoint: [0, 0] }], norm, PARAMS, options), /entry 1 is 0/);
+    assert.throws(() => fuseKeypointViews([{ ...view, inputToImage: { m: [1, 2, 2, 4], t: [0, 0] } }], norm, PARAMS, options), /invertible/);
+    assert.throws(() => fuseKeypointViews([view], norm, PARAMS, { ...options, level: 1 }), /options.level/);
+    assert.throws(() => fuseKeypointViews([view], norm, PARAMS, { ...options, fusion: 'max' as 'ml' }), /fusion/);
+    assert.throws(() => fuseKeypointViews([view], [norm[0], { mean: [0, 0], whitening: [[1, 1], [1, 1]] }], PARAMS, options), /normalization\[1\]/);
     const bad = Float32Array.from(raw);
     bad[7] = Number.NaN;
-    assert.throws(() => predictKeypoints2([{ ...view, raw: bad }], norm, PARAMS, options), /index 7.*NaN/);
+    assert.throws(() => fuseKeypointViews([{ ...view, raw: bad }], norm, PARAMS, options), /index 7.*NaN/);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { BatchEvent } from '../../src/inference/dynamic-batcher.js';
 import { dotImage } from '../helpers/images.js';
 import { postJson, startService, type RunningService } from '../helpers/service.js';
@@ -53,13 +53,13 @@ describe('batching through the HTTP service', () => {
   let batched: RunningService;
   let unbatched: RunningService;
   let cases: Case[];
-  before(async () => {
+  beforeAll(async () => {
     // A long wait makes batches form reliably even when requests trickle in from a slow client.
     batched = await startService({ models: ['dots'], env: { MAX_BATCH_SIZE: '8', MAX_BATCH_WAIT_MS: '25' } });
     unbatched = await startService({ models: ['dots'], env: { MAX_BATCH_SIZE: '1', MAX_BATCH_WAIT_MS: '0' } });
     cases = await goodCases();
   });
-  after(async () => {
+  afterAll(async () => {
     await batched?.close();
     await unbatched?.close();
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { DynamicBatcher, type BatchEvent, type BatchRunner } from '../../src/inference/dynamic-batcher.js';
 import { ModelRunner } from '../../src/inference/model-runner.js';
 import { buildDotsModel, DOTS_INPUT_SIZE } from '../helpers/fixture-models.js';
@@ -211,7 +211,7 @@ function dotsCrop(leftColumn: number, rightColumn: number, row: number): Float32
 describe('DynamicBatcher over the real worker pool and the dots model', () => {
   let directory: string;
   let runner: ModelRunner;
-  before(async () => {
+  beforeAll(async () => {
     directory = await mkdtemp(path.join(os.tmpdir(), 'huber-batcher-'));
     const modelPath = path.join(directory, 'dots.onnx');
     await writeFile(modelPath, buildDotsModel());
@@ -223,7 +223,7 @@ describe('DynamicBatcher over the real worker pool and the dots model', () => {
       inputSize: DOTS_INPUT_SIZE,
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await runner.close();
     await rm(directory, { recursive: true, force: true });
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { startService } from '../helpers/service.js';
 
 /** Nice values of this process's threads, by thread id (Linux /proc). */

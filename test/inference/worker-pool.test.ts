@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { PoolClosedError, WorkerCrashedError, WorkerPool, WorkerTimeoutError } from '../../src/inference/worker-pool.js';
 
-const scripted = fileURLToPath(new URL('../helpers/scripted-worker.js', import.meta.url));
-const broken = fileURLToPath(new URL('../helpers/broken-worker.js', import.meta.url));
+import { workerEntry } from '../../src/inference/worker-file.js';
+
+const scriptedEntry = workerEntry('../helpers/scripted-worker.js', import.meta.url);
+const brokenEntry = workerEntry('../helpers/broken-worker.js', import.meta.url);
+const scripted = scriptedEntry.filename;
+const broken = brokenEntry.filename;
+const scriptedArgv = scriptedEntry.argv;
+const brokenArgv = brokenEntry.argv;
 
 test('jobs run on the workers and answer in order of submission per job', async () => {
-  const pool = new WorkerPool({ filename: scripted, workerData: null, size: 2 });
+  const pool = new WorkerPool({ filename: scripted, workerData: null, argv: scriptedArgv, size: 2 });
   try {
     const answers = await Promise.all([1, 2, 3, 4, 5].map((value) => pool.run({ kind: 'echo', value, delayMs: 5 })));
     assert.deepEqual(answers, [1, 2, 3, 4, 5]);
@@ -19,7 +24,7 @@ test('jobs run on the workers and answer in order of submission per job', async 
 
 test('a worker that dies fails the job it held, is replaced, and queued jobs still run', async () => {
   const replaced: string[] = [];
-  const pool = new WorkerPool({ filename: scripted, workerData: null, size: 1, onReplace: (reason) => replaced.push(reason) });
+  const pool = new WorkerPool({ filename: scripted, workerData: null, argv: scriptedArgv, size: 1, onReplace: (reason) => replaced.push(reason) });
   try {
     const first = pool.threads[0];
     const dying = pool.run({ kind: 'exit' });
@@ -37,7 +42,7 @@ test('a job that hangs fails at its time limit, its worker is set aside and a fr
   const replaced: string[] = [];
   const pool = new WorkerPool({
     filename: scripted,
-    workerData: null,
+    workerData: null, argv: scriptedArgv,
     size: 1,
     onReplace: (reason) => replaced.push(reason),
     abandonedGraceMs: 100,
@@ -55,7 +60,7 @@ test('a job that hangs fails at its time limit, its worker is set aside and a fr
 });
 
 test('close waits for running jobs, then refuses new ones', async () => {
-  const pool = new WorkerPool({ filename: scripted, workerData: null, size: 1 });
+  const pool = new WorkerPool({ filename: scripted, workerData: null, argv: scriptedArgv, size: 1 });
   const running = pool.run({ kind: 'echo', value: 'finished', delayMs: 50 });
   const closed = pool.close();
   assert.equal(await running, 'finished');
@@ -65,7 +70,7 @@ test('close waits for running jobs, then refuses new ones', async () => {
 
 test('workers that die before they are ready are not respawned: queued and later jobs fail with the reason', async () => {
   const replaced: string[] = [];
-  const pool = new WorkerPool({ filename: broken, workerData: null, size: 2, onReplace: (reason) => replaced.push(reason) });
+  const pool = new WorkerPool({ filename: broken, workerData: null, argv: brokenArgv, size: 2, onReplace: (reason) => replaced.push(reason) });
   try {
     await assert.rejects(pool.run({ kind: 'describe' }), (error: Error) =>
       error instanceof WorkerCrashedError && /failed to start: .*cannot load the inference library/.test(error.message));

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -7,11 +7,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { assertHuberSignature } from '../helpers/onnx-signature.js';
-import { DEFAULT_MODEL_NAME, defaultManifest } from '../../src/models/default-model.js';
+import { DEFAULT_MODEL_NAME, defaultManifest } from '../../tools/model-builder/default-model.js';
 import { formatManifest } from '../../src/models/manifest-json.js';
-import { WFLW_FLIP_PAIRS, WFLW_KEYPOINT_NAMES, wflwSyntheticMeanShape } from '../../src/models/wflw.js';
+import { WFLW_FLIP_PAIRS, WFLW_KEYPOINT_NAMES, wflwSyntheticMeanShape } from '../../tools/model-builder/wflw.js';
 import { ensureDefaultModel } from '../../scripts/ensure-default-model.js';
-import { SeededRandom } from '../../src/models/seeded-random.js';
+import { SeededRandom } from '../../tools/seeded-random.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { flipPermutation, ManifestError, parseManifest } from '../../src/models/manifest.js';
 
 const defaultManifestPath = 'models/resnet101-huber-wflw/manifest.json';

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { OnnxGraphBuilder, attr } from '../../src/models/onnx-graph-builder.js';
+import { OnnxGraphBuilder, attr } from '../../tools/model-builder/onnx-graph-builder.js';
 
 // y = relu(x·Wᵀ + b) · α, with a LeakyRelu float attribute in between to
 // prove float attributes are typed as floats.

@@ -1,10 +1,10 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import { assertHuberSignature } from '../helpers/onnx-signature.js';
-import { buildResNetHuber, buildResNetHuberGraph } from '../../src/models/resnet-huber.js';
-import { SeededRandom } from '../../src/models/seeded-random.js';
+import { buildResNetHuber, buildResNetHuberGraph } from '../../tools/model-builder/resnet-huber.js';
+import { SeededRandom } from '../../tools/seeded-random.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

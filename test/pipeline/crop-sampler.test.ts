@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { inputToImage, mirroredInputToImage, planCrop, sampleCrop, type Padding } from '../../src/pipeline/crop-sampler.js';
 import type { DecodedImage } from '../../src/pipeline/image-decoder.js';
 import { createRng } from '../helpers/prng.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import sharp from 'sharp';
 import { ProblemError } from '../../src/errors.js';
 import { decodeImage } from '../../src/pipeline/image-decoder.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import sharp from 'sharp';
 import { dotImage } from '../helpers/images.js';
 import { startService, type RunningService } from '../helpers/service.js';
@@ -7,11 +7,11 @@ import { startService, type RunningService } from '../helpers/service.js';
 describe('error responses are problem+json with the right status, and the service stays up', () => {
   let service: RunningService;
   let png: Buffer;
-  before(async () => {
+  beforeAll(async () => {
     service = await startService({ models: ['dots'], env: { BODY_LIMIT_BYTES: String(256 * 1024), MAX_BOXES: '4', MAX_IMAGE_PIXELS: '1000000' } });
     png = await dotImage(200, 150, [{ x: 60, y: 70, sigma: 3 }]);
   });
-  after(async () => service.close());
+  afterAll(async () => service.close());
 
   async function expectProblem(response: Response, status: number, detailPattern: RegExp) {
     const text = await response.text();

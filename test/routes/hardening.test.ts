@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { buildMetricsApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { dotImage } from '../helpers/images.js';

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { BROKEN_MODEL_KINDS } from '../helpers/fixture-models.js';
 import { startService, type RunningService } from '../helpers/service.js';
 
 describe('model repository: listing, load failures and readiness', () => {
   let service: RunningService;
-  before(async () => {
+  beforeAll(async () => {
     service = await startService({ models: ['dots'], broken: BROKEN_MODEL_KINDS, env: { EXECUTION_PROVIDERS: 'cuda,cpu' } });
   });
-  after(async () => service.close());
+  afterAll(async () => service.close());
 
   test('GET /v1/models lists every folder with its state; broken ones say why', async () => {
     const response = await fetch(`${service.url}/v1/models`);

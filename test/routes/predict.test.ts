@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import sharp from 'sharp';
 import { DOTS_A, DOTS_NU_NORMALIZATION } from '../helpers/fixture-models.js';
 import { dotImage, dotPixels, type Dot } from '../helpers/images.js';
@@ -45,10 +45,10 @@ function multiply2(a: number[][], b: number[][]): number[][] {
 
 describe('POST /v1/models/{model}/predict', () => {
   let service: RunningService;
-  before(async () => {
+  beforeAll(async () => {
     service = await startService();
   });
-  after(async () => service.close());
+  afterAll(async () => service.close());
 
   const boxes: Array<{ label: string; image: [number, number]; box: Box }> = [
     { label: 'inside the image', image: [640, 480], box: { x: 120, y: 90, width: 220, height: 160 } },

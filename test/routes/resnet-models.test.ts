@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import sharp from 'sharp';
-import { DEFAULT_MODEL_NAME, ensureDefaultModel } from '../../src/models/default-model.js';
-import { SeededRandom } from '../../src/models/seeded-random.js';
-import { WFLW_KEYPOINT_NAMES } from '../../src/models/wflw.js';
+import { DEFAULT_MODEL_NAME, ensureDefaultModel } from '../../tools/model-builder/default-model.js';
+import { SeededRandom } from '../../tools/seeded-random.js';
+import { WFLW_KEYPOINT_NAMES } from '../../tools/model-builder/wflw.js';
 import { postJson, startService, type RunningService } from '../helpers/service.js';
 
 /** A photo-like JPEG: smooth gradients plus seeded noise, so the network sees varied input. */
@@ -22,11 +22,11 @@ async function syntheticPhoto(width: number, height: number): Promise<Buffer> {
 describe('ResNet Huber regressors end to end (CPU)', () => {
   let service: RunningService;
   let photo: Buffer;
-  before(async () => {
+  beforeAll(async () => {
     service = await startService({ models: ['resnet18-huber-tiny'], prepare: (repository) => ensureDefaultModel(repository) });
     photo = await syntheticPhoto(640, 480);
   });
-  after(async () => service.close());
+  afterAll(async () => service.close());
 
   for (const model of [DEFAULT_MODEL_NAME, 'resnet18-huber-tiny']) {
     test(`${model} loads and answers with 98 finite keypoints, marked untrained`, async () => {

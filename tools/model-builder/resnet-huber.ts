@@ -3,7 +3,7 @@
 // graph has the same shape a trained PyTorch export would have, so a trained
 // model can replace it without changing anything else.
 import { OnnxGraphBuilder } from './onnx-graph-builder.js';
-import { SeededRandom, hashString } from './seeded-random.js';
+import { SeededRandom, hashString } from '../seeded-random.js';
 
 export type ResNetDepth = 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101';
 

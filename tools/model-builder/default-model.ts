@@ -4,12 +4,12 @@
 // is defaultManifest() written out; a test keeps the two equal.
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME } from '../../src/models/default-model-location.js';
 import { buildResNetHuber } from './resnet-huber.js';
-import { IMAGENET_MEAN, IMAGENET_STD, formatManifest, type ModelManifestJson } from './manifest-json.js';
+import { IMAGENET_MEAN, IMAGENET_STD, formatManifest, type ModelManifestJson } from '../../src/models/manifest-json.js';
 import { SYNTHETIC_WHITENING_PX, WFLW_KEYPOINT_COUNT, wflwFlipPairs, wflwManifestKeypoints } from './wflw.js';
 
-export const DEFAULT_MODEL_NAME = 'resnet101-huber-wflw';
-export const DEFAULT_MODEL_FILE = 'model.onnx';
+export { DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME };
 export const DEFAULT_MODEL_SEED = 101;
 export const DEFAULT_INPUT_SIZE = 224;
 // With the eigenvalue offset 25.5, untrained outputs near 0 would decode to a

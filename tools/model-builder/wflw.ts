@@ -1,6 +1,6 @@
 // WFLW's 98 landmarks: names, flip pairs (SPEC §7) and a synthetic mean face
 // used as the landmark normalization constants of the untrained default model.
-import type { ManifestKeypoint } from './manifest-json.js';
+import type { ManifestKeypoint } from '../../src/models/manifest-json.js';
 
 export const WFLW_KEYPOINT_COUNT = 98;
 
