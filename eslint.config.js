@@ -6,7 +6,15 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'coverage/', 'test-results/', 'node_modules/', 'clients/typescript/schema.d.ts', 'models/', 'public/vendor/'],
+    ignores: [
+      'dist/',
+      'coverage/',
+      'test-results/',
+      'node_modules/',
+      'clients/typescript/schema.d.ts',
+      'models/',
+      'public/vendor/',
+    ],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,

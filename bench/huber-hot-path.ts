@@ -31,7 +31,10 @@ function build(): { views: PlanarView[]; normalization: KeypointNormalization[] 
   }
   const normalization: KeypointNormalization[] = Array.from({ length: K }, () => ({
     mean: [SIZE / 2 + 30 * normal(), SIZE / 2 + 30 * normal()] as const,
-    whitening: [[1 / 20, 0], [0, 1 / 20]] as const,
+    whitening: [
+      [1 / 20, 0],
+      [0, 1 / 20],
+    ] as const,
   }));
   const truth = Array.from({ length: K }, () => [SIZE / 2 + 40 * normal(), SIZE / 2 + 40 * normal()]);
   const raw = new Float32Array(2 * 5 * K);
@@ -77,7 +80,8 @@ let sink = 0;
 
 const decodeOnly = timePerCall(() => {
   for (let v = 0; v < 2; v++) {
-    for (let k = 0; k < K; k++) decodePlanarInto(views[v].raw, views[v].offset + 5 * k, PARAMS, kappa, scratch, (v * K + k) * PLANAR_DECODED_STRIDE);
+    for (let k = 0; k < K; k++)
+      decodePlanarInto(views[v].raw, views[v].offset + 5 * k, PARAMS, kappa, scratch, (v * K + k) * PLANAR_DECODED_STRIDE);
   }
   sink += scratch[0];
 });
@@ -93,6 +97,8 @@ const iterations = sample.reduce((s, kp) => s + kp.iterations, 0) / K;
 console.log(`huber hot path: ${K} keypoints x 2 views, fusion ml (node ${process.version})`);
 console.log(`  decode-only loop         ${decodeOnly.toFixed(2)} us/request`);
 console.log(`  fuseKeypointViews        ${full.toFixed(2)} us/request  (${(full / decodeOnly).toFixed(2)}x decode-only)`);
-console.log(`  ... with includeViews    ${withViews.toFixed(2)} us/request  (${(withViews / decodeOnly).toFixed(2)}x decode-only)`);
+console.log(
+  `  ... with includeViews    ${withViews.toFixed(2)} us/request  (${(withViews / decodeOnly).toFixed(2)}x decode-only)`,
+);
 console.log(`  mean ML iterations ${iterations.toFixed(2)}, all converged: ${sample.every((kp) => kp.converged)}`);
 if (!Number.isFinite(sink)) console.log('unreachable');

@@ -9,7 +9,14 @@ import { ensureDefaultModel } from '../tools/model-builder/default-model.js';
 export type ParentMessage = { type: 'phase-start' } | { type: 'phase-end' } | { type: 'exit' };
 export type ChildMessage =
   | { type: 'ready'; url: string }
-  | { type: 'phase'; loopDelayP50Ms: number; loopDelayP99Ms: number; loopDelayMaxMs: number; peakRssBytes: number; lifetimeMaxRssBytes: number }
+  | {
+      type: 'phase';
+      loopDelayP50Ms: number;
+      loopDelayP99Ms: number;
+      loopDelayMaxMs: number;
+      peakRssBytes: number;
+      lifetimeMaxRssBytes: number;
+    }
   | { type: 'failed'; error: string };
 
 function send(message: ChildMessage): void {
@@ -21,7 +28,11 @@ async function main(): Promise<void> {
   if (config.ENSURE_DEFAULT_MODEL) await ensureDefaultModel(config.MODEL_REPOSITORY);
   const app = await buildApp(config);
   const url = await app.listen({ port: config.PORT, host: config.HOST });
-  await app.models.loadAll(config.MODELS.split(',').map((name) => name.trim()).filter(Boolean));
+  await app.models.loadAll(
+    config.MODELS.split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+  );
   const failed = [...app.models.entries.values()].filter((entry) => entry.state !== 'ready');
   if (failed.length > 0) throw new Error(failed.map((entry) => `${entry.folder}: ${entry.error}`).join('; '));
 
@@ -63,6 +74,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  send({ type: 'failed', error: error instanceof Error ? error.stack ?? error.message : String(error) });
+  send({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   process.exit(1);
 });

@@ -6,7 +6,11 @@ import { SeededRandom } from '../tools/seeded-random.js';
  * them) and sensor-like noise. Flat synthetic images compress to almost nothing and decode far
  * faster than camera pictures; the noise keeps the entropy, and so the decode cost, realistic.
  */
-export async function syntheticPhoto(width = 1280, height = 720, seed = 7): Promise<{ jpeg: Buffer; face: { x: number; y: number; width: number; height: number } }> {
+export async function syntheticPhoto(
+  width = 1280,
+  height = 720,
+  seed = 7,
+): Promise<{ jpeg: Buffer; face: { x: number; y: number; width: number; height: number } }> {
   const generator = new SeededRandom(seed);
   const random = () => generator.nextUniform();
   const pixels = new Float32Array(width * height * 3);
@@ -23,7 +27,13 @@ export async function syntheticPhoto(width = 1280, height = 720, seed = 7): Prom
   }
   const face = { x: 470, y: 150, width: 300, height: 380 };
   const shapes = [
-    { cx: face.x + face.width / 2, cy: face.y + face.height / 2, rx: face.width / 2, ry: face.height / 2, colour: [225, 180, 150] },
+    {
+      cx: face.x + face.width / 2,
+      cy: face.y + face.height / 2,
+      rx: face.width / 2,
+      ry: face.height / 2,
+      colour: [225, 180, 150],
+    },
     ...Array.from({ length: 24 }, () => ({
       cx: width * random(),
       cy: height * random(),
@@ -53,6 +63,8 @@ export async function syntheticPhoto(width = 1280, height = 720, seed = 7): Prom
     const noise = (random() + random() + random() - 1.5) * 12;
     bytes[i] = Math.min(255, Math.max(0, Math.round(pixels[i]! + noise)));
   }
-  const jpeg = await sharp(bytes, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  const jpeg = await sharp(bytes, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
   return { jpeg, face };
 }

@@ -77,7 +77,8 @@ class ServiceProcess {
       child.once('message', (first: ChildMessage) => resolve(first));
       child.once('exit', (code) => reject(new Error(`service exited with code ${code} before it was ready`)));
     });
-    if (message.type !== 'ready') throw new Error(`service failed to start: ${message.type === 'failed' ? message.error : message.type}`);
+    if (message.type !== 'ready')
+      throw new Error(`service failed to start: ${message.type === 'failed' ? message.error : message.type}`);
     return new ServiceProcess(child, message.url);
   }
 
@@ -107,7 +108,9 @@ class ServiceProcess {
 async function scrape(url: string, model: string) {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (metric: string, labels: string) => {
-    const line = text.split('\n').find((entry) => entry.startsWith(`${metric}{`) && labels.split(',').every((label) => entry.includes(label)));
+    const line = text
+      .split('\n')
+      .find((entry) => entry.startsWith(`${metric}{`) && labels.split(',').every((label) => entry.includes(label)));
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   };
   const modelLabel = `model="${model}"`;
@@ -235,7 +238,8 @@ async function main(): Promise<void> {
   const tta = true;
   const cropsPerRequest = tta ? 2 : 1;
   const body = JSON.stringify({ image: jpeg.toString('base64'), boxes: [face], tta });
-  const ortVersion = JSON.parse(await readFile(path.join(root, 'node_modules/onnxruntime-node/package.json'), 'utf8')).version as string;
+  const ortVersion = JSON.parse(await readFile(path.join(root, 'node_modules/onnxruntime-node/package.json'), 'utf8'))
+    .version as string;
   const cpus = os.cpus();
   const machine = {
     cpuModel: cpus[0]?.model ?? 'unknown',
@@ -246,11 +250,15 @@ async function main(): Promise<void> {
     onnxruntime: ortVersion,
     loadAverageAtStart: os.loadavg(),
   };
-  console.log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, node ${machine.node}, onnxruntime-node ${ortVersion}`);
+  console.log(
+    `machine: ${machine.cpuModel}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, node ${machine.node}, onnxruntime-node ${ortVersion}`,
+  );
   console.log(`image: 1280×720 JPEG, ${jpeg.length} bytes, box ${JSON.stringify(face)}, tta ${tta}`);
 
   const decode = await measureDecode(jpeg, face, config);
-  console.log(`decode ${decode.decodeMs.toFixed(1)} ms + crops ${decode.cropMs.toFixed(1)} ms per request (median, one at a time)`);
+  console.log(
+    `decode ${decode.decodeMs.toFixed(1)} ms + crops ${decode.cropMs.toFixed(1)} ms per request (median, one at a time)`,
+  );
 
   // (1) The limit.
   const limitSession = await openLimitSession({
@@ -266,7 +274,9 @@ async function main(): Promise<void> {
   for (const batch of [1, 2, 4, 8]) {
     const point = await limitSession.measure(batch, limitSeconds);
     limitPoints.push(point);
-    console.log(`limit (${limitSession.executionProvider}, ${threads} threads) batch ${batch}: ${point.imagesPerSecond.toFixed(2)} img/s, ${point.msPerRun.toFixed(1)} ms/run`);
+    console.log(
+      `limit (${limitSession.executionProvider}, ${threads} threads) batch ${batch}: ${point.imagesPerSecond.toFixed(2)} img/s, ${point.msPerRun.toFixed(1)} ms/run`,
+    );
   }
   const best = () => limitPoints.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
   const limitImagesPerSecond = () => best().imagesPerSecond;
@@ -276,10 +286,19 @@ async function main(): Promise<void> {
   const adjacentLimit = async () => (await limitSession.measure(best().batch, Math.max(1, limitSeconds / 2))).imagesPerSecond;
 
   // (2) The service, and (3) the naive baseline: the same service with batching off.
-  console.log(`service (MAX_BATCH_SIZE=${config.MAX_BATCH_SIZE}, MAX_BATCH_WAIT_MS=${config.MAX_BATCH_WAIT_MS}, WORKERS_PER_MODEL=${config.WORKERS_PER_MODEL}):`);
+  console.log(
+    `service (MAX_BATCH_SIZE=${config.MAX_BATCH_SIZE}, MAX_BATCH_WAIT_MS=${config.MAX_BATCH_WAIT_MS}, WORKERS_PER_MODEL=${config.WORKERS_PER_MODEL}):`,
+  );
   const service = await measureService('service', serviceEnv({}), body, cropsPerRequest, limitImagesPerSecond, adjacentLimit);
   console.log('naive baseline (MAX_BATCH_SIZE=1):');
-  const naive = await measureService('naive', serviceEnv({ MAX_BATCH_SIZE: '1' }), body, cropsPerRequest, limitImagesPerSecond, adjacentLimit);
+  const naive = await measureService(
+    'naive',
+    serviceEnv({ MAX_BATCH_SIZE: '1' }),
+    body,
+    cropsPerRequest,
+    limitImagesPerSecond,
+    adjacentLimit,
+  );
 
   // The limit again after the load; the best figure of the run is kept, so the ratio is never flattered.
   const recheck = await limitSession.measure(best().batch, limitSeconds);
@@ -295,8 +314,18 @@ async function main(): Promise<void> {
   const singleBudgetMs = targets.singleLatencyFactor * (batch2.msPerRun + decode.totalMs);
   const peakRss = Math.max(...service.points.map((point) => point.peakRssBytes), service.lifetimeMaxRssBytes);
   const checks = [
-    { target: `service ÷ limit at c=${atC8.concurrency} ≥ ${targets.ratioAtC8}`, value: atC8.ratioToLimit, met: atC8.ratioToLimit >= targets.ratioAtC8, by: atC8.ratioToLimit - targets.ratioAtC8 },
-    { target: `event-loop delay p99 at c=${atC8.concurrency} ≤ ${targets.loopDelayP99Ms} ms`, value: atC8.loopDelayP99Ms, met: atC8.loopDelayP99Ms <= targets.loopDelayP99Ms, by: targets.loopDelayP99Ms - atC8.loopDelayP99Ms },
+    {
+      target: `service ÷ limit at c=${atC8.concurrency} ≥ ${targets.ratioAtC8}`,
+      value: atC8.ratioToLimit,
+      met: atC8.ratioToLimit >= targets.ratioAtC8,
+      by: atC8.ratioToLimit - targets.ratioAtC8,
+    },
+    {
+      target: `event-loop delay p99 at c=${atC8.concurrency} ≤ ${targets.loopDelayP99Ms} ms`,
+      value: atC8.loopDelayP99Ms,
+      met: atC8.loopDelayP99Ms <= targets.loopDelayP99Ms,
+      by: targets.loopDelayP99Ms - atC8.loopDelayP99Ms,
+    },
     { target: 'peak RSS ≤ 1.5 GiB', value: peakRss, met: peakRss <= targets.peakRssBytes, by: targets.peakRssBytes - peakRss },
     {
       target: `single-request p50 ≤ ${targets.singleLatencyFactor} × (limit batch-2 ${batch2.msPerRun.toFixed(1)} ms + decode ${decode.totalMs.toFixed(1)} ms) = ${singleBudgetMs.toFixed(1)} ms`,
@@ -306,13 +335,20 @@ async function main(): Promise<void> {
     },
   ];
   console.log('targets:');
-  for (const check of checks) console.log(`  ${check.met ? 'MET   ' : 'MISSED'} ${check.target}: ${Number(check.value.toFixed(3))} (margin ${Number(check.by.toFixed(3))})`);
+  for (const check of checks)
+    console.log(
+      `  ${check.met ? 'MET   ' : 'MISSED'} ${check.target}: ${Number(check.value.toFixed(3))} (margin ${Number(check.by.toFixed(3))})`,
+    );
 
   const results = {
     date: new Date().toISOString(),
     description,
     machine,
-    executionProvider: { limit: limitSession.executionProvider, service: service.executionProvider, naive: naive.executionProvider },
+    executionProvider: {
+      limit: limitSession.executionProvider,
+      service: service.executionProvider,
+      naive: naive.executionProvider,
+    },
     config: {
       EXECUTION_PROVIDERS: config.EXECUTION_PROVIDERS,
       WORKERS_PER_MODEL: config.WORKERS_PER_MODEL,
@@ -325,7 +361,14 @@ async function main(): Promise<void> {
       warmupSeconds,
       limitSeconds,
     },
-    workload: { image: '1280×720 synthetic photo JPEG (bench/synthetic-photo.ts)', jpegBytes: jpeg.length, box: face, tta, cropsPerRequest, model: DEFAULT_MODEL_NAME },
+    workload: {
+      image: '1280×720 synthetic photo JPEG (bench/synthetic-photo.ts)',
+      jpegBytes: jpeg.length,
+      box: face,
+      tta,
+      cropsPerRequest,
+      model: DEFAULT_MODEL_NAME,
+    },
     decode,
     limit: { points: limitPoints, best: best(), recheck, imagesPerSecond: limit },
     service: service.points,

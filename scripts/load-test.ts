@@ -64,7 +64,12 @@ function post(url: URL, body: Buffer): Promise<Answer> {
   return new Promise((resolve) => {
     const request = http.request(
       url,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length }, timeout: requestTimeoutMs },
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': body.length },
+        timeout: requestTimeoutMs,
+      },
       (response) => {
         response.resume();
         response.on('end', () => resolve({ status: response.statusCode ?? 0, latencyMs: performance.now() - started }));
@@ -77,8 +82,13 @@ function post(url: URL, body: Buffer): Promise<Answer> {
   });
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
-const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const median = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function sequential(url: URL, body: Buffer, count: number): Promise<number[]> {
@@ -92,7 +102,12 @@ async function sequential(url: URL, body: Buffer, count: number): Promise<number
 }
 
 /** Closed loop: `concurrency` clients, each sending its next request when the last is answered. */
-async function closedLoop(url: URL, body: Buffer, seconds: number, concurrency: number): Promise<{ rate: number; non200: number }> {
+async function closedLoop(
+  url: URL,
+  body: Buffer,
+  seconds: number,
+  concurrency: number,
+): Promise<{ rate: number; non200: number }> {
   const end = performance.now() + seconds * 1000;
   let answered = 0;
   let non200 = 0;
@@ -137,7 +152,15 @@ async function openLoop(url: URL, body: Buffer, rate: number, seconds: number) {
   }
   const stopped = performance.now();
   await Promise.all(pending);
-  return { answers, sent, skipped, maxInFlight, stopped, drainedMs: performance.now() - stopped, elapsedS: (stopped - started) / 1000 };
+  return {
+    answers,
+    sent,
+    skipped,
+    maxInFlight,
+    stopped,
+    drainedMs: performance.now() - stopped,
+    elapsedS: (stopped - started) / 1000,
+  };
 }
 
 async function main(): Promise<void> {
@@ -172,7 +195,10 @@ async function main(): Promise<void> {
     const ready = await next();
     if (ready.type !== 'ready') throw new Error(`service failed to start: ${ready.type === 'failed' ? ready.error : ready.type}`);
     const url = new URL(`/v1/models/${model}/predict`, ready.url);
-    const image = await dotImage(320, 240, [{ x: 100, y: 120, sigma: 4 }, { x: 220, y: 110, sigma: 4 }]);
+    const image = await dotImage(320, 240, [
+      { x: 100, y: 120, sigma: 4 },
+      { x: 220, y: 110, sigma: 4 },
+    ]);
     // One crop a request (no mirrored view), so requests and crops are the same count.
     const body = Buffer.from(JSON.stringify({ image: image.toString('base64'), tta: false }));
 
@@ -222,7 +248,10 @@ async function main(): Promise<void> {
     }
     const ok = load.answers.filter((answer) => answer.status >= 200 && answer.status < 300);
     const okLatencies = ok.map((answer) => answer.latencyMs).sort((a, b) => a - b);
-    const refusedLatencies = load.answers.filter((answer) => answer.status === 503).map((answer) => answer.latencyMs).sort((a, b) => a - b);
+    const refusedLatencies = load.answers
+      .filter((answer) => answer.status === 503)
+      .map((answer) => answer.latencyMs)
+      .sort((a, b) => a - b);
     const p99 = percentile(okLatencies, 99);
     const summary = {
       sustainableReqPerS: +sustainable.toFixed(1),
@@ -232,7 +261,12 @@ async function main(): Promise<void> {
       maxInFlight: load.maxInFlight,
       statuses: Object.fromEntries(statuses),
       servedReqPerS: +(ok.length / load.elapsedS).toFixed(1),
-      okLatencyMs: { p50: +percentile(okLatencies, 50).toFixed(1), p99: +p99.toFixed(1), max: +(okLatencies.at(-1) ?? NaN).toFixed(1), bound: +p99BoundMs.toFixed(0) },
+      okLatencyMs: {
+        p50: +percentile(okLatencies, 50).toFixed(1),
+        p99: +p99.toFixed(1),
+        max: +(okLatencies.at(-1) ?? NaN).toFixed(1),
+        bound: +p99BoundMs.toFixed(0),
+      },
       refusedLatencyMs: { p50: +percentile(refusedLatencies, 50).toFixed(1), p99: +percentile(refusedLatencies, 99).toFixed(1) },
       drainedAfterStopMs: +load.drainedMs.toFixed(0),
       peakRssMiB: +(peakRss / 2 ** 20).toFixed(0),
@@ -244,14 +278,18 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(summary, null, 2));
 
     const other = [...statuses.keys()].filter((key) => key !== '200' && key !== '503');
-    if (other.length > 0) failures.push(`answers other than 200 and 503: ${other.map((key) => `${key}×${statuses.get(key)}`).join(', ')}`);
+    if (other.length > 0)
+      failures.push(`answers other than 200 and 503: ${other.map((key) => `${key}×${statuses.get(key)}`).join(', ')}`);
     if (load.answers.length !== load.sent) failures.push(`${load.sent - load.answers.length} requests never answered`);
     if (load.skipped > 0) failures.push(`${load.skipped} requests not sent: ${inFlightCap} were already in flight`);
     if (ok.length === 0) failures.push('no request was served during the overload');
     if (!(p99 <= p99BoundMs)) failures.push(`2xx p99 ${p99.toFixed(0)} ms is over the bound of ${p99BoundMs.toFixed(0)} ms`);
-    if (!(peakRss < rssLimitBytes)) failures.push(`peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB is over ${rssLimitBytes / 2 ** 20} MiB`);
+    if (!(peakRss < rssLimitBytes))
+      failures.push(`peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB is over ${rssLimitBytes / 2 ** 20} MiB`);
     if (!(recoveredAfterMs <= recoveryWithinMs)) {
-      failures.push(`single-request latency was not back within 2× the unloaded median (${baselineMedianMs.toFixed(1)} ms) ${recoveryWithinMs} ms after the load`);
+      failures.push(
+        `single-request latency was not back within 2× the unloaded median (${baselineMedianMs.toFixed(1)} ms) ${recoveryWithinMs} ms after the load`,
+      );
     }
   } finally {
     child.send({ type: 'exit' });
@@ -268,7 +306,10 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--serve') {
   serve().catch((error) => {
-    process.send?.({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies ChildMessage);
+    process.send?.({
+      type: 'failed',
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    } satisfies ChildMessage);
     process.exit(1);
   });
 } else {

@@ -104,7 +104,9 @@ export const app = fp<AppOptions>(
     fastify.addHook('onClose', async () => registry.close());
 
     await fastify.register(fastifyHelmet, { global: true });
-    const corsOrigins = config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean);
+    const corsOrigins = config.CORS_ORIGINS.split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean);
     if (corsOrigins.length > 0) await fastify.register(fastifyCors, { origin: corsOrigins });
     if (config.AUTH_TOKEN !== '') {
       const token = config.AUTH_TOKEN;
@@ -116,7 +118,9 @@ export const app = fp<AppOptions>(
         const match = /^bearer +(\S+)\s*$/i.exec(header);
         const presented = match ? match[1]! : '';
         if (presented === '' || !tokenMatches(token, presented)) {
-          throw unauthorized(presented === '' ? 'this route needs an Authorization: Bearer token' : 'the bearer token is not valid');
+          throw unauthorized(
+            presented === '' ? 'this route needs an Authorization: Bearer token' : 'the bearer token is not valid',
+          );
         }
       });
     }
@@ -130,7 +134,7 @@ export const app = fp<AppOptions>(
           title: 'huber-keypoints',
           version: '1.0.0',
           description:
-            'Probabilistic keypoints: each landmark\'s mean and full covariance from L2 multivariate Huber regressors, with uncertainty ellipses in image coordinates.',
+            "Probabilistic keypoints: each landmark's mean and full covariance from L2 multivariate Huber regressors, with uncertainty ellipses in image coordinates.",
         },
         tags: [
           { name: 'predict', description: 'Keypoint prediction' },
@@ -148,7 +152,14 @@ export const app = fp<AppOptions>(
         const { openapiObject } = documentObject as { openapiObject: Record<string, any> };
         // Multipart parts travel as bytes and JSON text; OpenAPI says so with `type: string` and an encoding.
         const predict = openapiObject.paths?.['/v1/models/{model}/predict']?.post as
-          | { requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, Record<string, unknown>> }; encoding?: unknown }> } }
+          | {
+              requestBody?: {
+                content?: Record<
+                  string,
+                  { schema?: { properties?: Record<string, Record<string, unknown>> }; encoding?: unknown }
+                >;
+              };
+            }
           | undefined;
         const form = predict?.requestBody?.content?.['multipart/form-data'];
         if (form?.schema?.properties?.image) {
@@ -169,13 +180,16 @@ export const app = fp<AppOptions>(
 
     fastify.setErrorHandler(problemErrorHandler());
     fastify.setNotFoundHandler((request, reply) => {
-      void reply.status(404).type('application/problem+json').send({
-        type: problemUri('no-route'),
-        title: 'Not Found',
-        status: 404,
-        detail: `no route ${request.method} ${request.url.split('?')[0]}`,
-        instance: request.url,
-      });
+      void reply
+        .status(404)
+        .type('application/problem+json')
+        .send({
+          type: problemUri('no-route'),
+          title: 'Not Found',
+          status: 404,
+          detail: `no route ${request.method} ${request.url.split('?')[0]}`,
+          instance: request.url,
+        });
     });
 
     fastify.addHook('onResponse', async (request, reply) => {

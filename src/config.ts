@@ -40,12 +40,33 @@ export const ConfigSchema = Type.Object({
   MAX_BOXES: Type.Integer({ minimum: 1, maximum: 1024, default: 64 }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 }),
-  MAX_QUEUE_CROPS: Type.Integer({ minimum: 1, default: 64, description: 'Crops a model may hold waiting for a batch; past it, 503 at once.' }),
-  MAX_DEADLINE_MS: Type.Integer({ minimum: 1, default: 30_000, description: 'Longest deadline a request may ask for, and the default.' }),
-  INFERENCE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30_000, description: 'A batch running longer is abandoned and its worker replaced.' }),
-  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000, description: 'Shed predict requests while the event loop lags this much; 0 disables.' }),
+  MAX_QUEUE_CROPS: Type.Integer({
+    minimum: 1,
+    default: 64,
+    description: 'Crops a model may hold waiting for a batch; past it, 503 at once.',
+  }),
+  MAX_DEADLINE_MS: Type.Integer({
+    minimum: 1,
+    default: 30_000,
+    description: 'Longest deadline a request may ask for, and the default.',
+  }),
+  INFERENCE_TIMEOUT_MS: Type.Integer({
+    minimum: 1,
+    default: 30_000,
+    description: 'A batch running longer is abandoned and its worker replaced.',
+  }),
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
+    minimum: 0,
+    default: 1000,
+    description: 'Shed predict requests while the event loop lags this much; 0 disables.',
+  }),
   AUTH_TOKEN: Type.String({ default: '', description: 'Bearer token required on predict and model routes; empty disables.' }),
-  METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'Serve /metrics on this port instead of PORT; 0 keeps it on PORT.' }),
+  METRICS_PORT: Type.Integer({
+    minimum: 0,
+    maximum: 65535,
+    default: 0,
+    description: 'Serve /metrics on this port instead of PORT; 0 keeps it on PORT.',
+  }),
   CORS_ORIGINS: Type.String({ default: '', description: 'Comma-separated allowed origins; empty disables CORS.' }),
 });
 
@@ -66,7 +87,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const converted = Value.Convert(ConfigSchema, withDefaults);
   if (!Value.Check(ConfigSchema, converted)) {
     const problems = Value.Errors(ConfigSchema, converted).map(
-      (error) => `${error.instancePath.replace(/^\//, '') || '(root)'}=${JSON.stringify(env[error.instancePath.slice(1)])}: ${error.message}`,
+      (error) =>
+        `${error.instancePath.replace(/^\//, '') || '(root)'}=${JSON.stringify(env[error.instancePath.slice(1)])}: ${error.message}`,
     );
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }

@@ -40,7 +40,8 @@ export const serviceUnavailable = (detail: string, slug = 'unavailable', retryAf
     {},
     retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
   );
-export const gatewayTimeout = (detail: string) => new ProblemError(504, 'Gateway Timeout', detail, problemUri('deadline-exceeded'));
+export const gatewayTimeout = (detail: string) =>
+  new ProblemError(504, 'Gateway Timeout', detail, problemUri('deadline-exceeded'));
 
 export { problemUri };
 
@@ -63,7 +64,14 @@ const statusTitles: Record<number, string> = {
 /** Maps any error to a problem body; 5xx bodies never carry internals. */
 function toProblem(error: FastifyError | ProblemError | Error, instance: string) {
   if (error instanceof ProblemError) {
-    return { type: error.problemType, title: error.title, status: error.status, detail: error.message, instance, ...error.extensions };
+    return {
+      type: error.problemType,
+      title: error.title,
+      status: error.status,
+      detail: error.message,
+      instance,
+      ...error.extensions,
+    };
   }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
@@ -113,4 +121,3 @@ export function problemErrorHandler(options: { errorMember?: boolean } = {}) {
     void reply.status(problem.status).type('application/problem+json').send(problem);
   };
 }
-

@@ -46,18 +46,24 @@ async function main(): Promise<void> {
     // The model builder (ONNX graph writer, seeded ResNet) is loaded only when there is a model to write.
     const { ensureDefaultModel } = await import('../tools/model-builder/default-model.js');
     const result = await ensureDefaultModel(config.MODEL_REPOSITORY);
-    if (result.modelCreated) app.log.info({ path: result.modelPath, bytes: result.bytes }, 'generated the untrained default model');
+    if (result.modelCreated)
+      app.log.info({ path: result.modelPath, bytes: result.bytes }, 'generated the untrained default model');
   }
   await app.listen({ port: config.PORT, host: config.HOST });
   if (metricsApp) {
     await metricsApp.listen({ port: config.METRICS_PORT, host: config.HOST });
     app.log.info({ port: config.METRICS_PORT }, 'metrics served on their own port');
   }
-  const only = config.MODELS.split(',').map((name) => name.trim()).filter(Boolean);
+  const only = config.MODELS.split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   await app.models.loadAll(only);
   const entries = [...app.models.entries.values()];
   if (entries.every((entry) => entry.state === 'failed')) {
-    app.log.fatal({ models: entries.map((entry) => ({ name: entry.folder, error: entry.error })) }, 'no model could be loaded; exiting');
+    app.log.fatal(
+      { models: entries.map((entry) => ({ name: entry.folder, error: entry.error })) },
+      'no model could be loaded; exiting',
+    );
     await app.close();
     await metricsApp?.close();
     process.exit(1);

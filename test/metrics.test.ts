@@ -33,9 +33,15 @@ describe('GET /metrics', () => {
   let text: string;
   beforeAll(async () => {
     service = await startService({ models: ['dots'] });
-    const png = await dotImage(320, 240, [{ x: 100, y: 120, sigma: 4 }, { x: 220, y: 110, sigma: 4 }]);
+    const png = await dotImage(320, 240, [
+      { x: 100, y: 120, sigma: 4 },
+      { x: 220, y: 110, sigma: 4 },
+    ]);
     for (let i = 0; i < 3; i++) {
-      const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: png.toString('base64'), boxes: [{ x: 40, y: 40, width: 240, height: 160 }] });
+      const response = await postJson(`${service.url}/v1/models/dots/predict`, {
+        image: png.toString('base64'),
+        boxes: [{ x: 40, y: 40, width: 240, height: 160 }],
+      });
       assert.equal(response.status, 200);
     }
     await postJson(`${service.url}/v1/models/nope/predict`, { image: png.toString('base64') });
@@ -70,7 +76,7 @@ describe('GET /metrics', () => {
   test('the exposition passes promtool check metrics', async (context) => {
     const promtool = await promtoolPath();
     if (!promtool) {
-      context.skip('promtool is not installed (.ci/run installs Debian\'s prometheus package)');
+      context.skip("promtool is not installed (.ci/run installs Debian's prometheus package)");
       return;
     }
     const child = execFile(promtool, ['check', 'metrics']);

@@ -19,7 +19,9 @@ test('the committed OpenAPI document matches the routes (run `npm run openapi` a
 
 test('every route the bearer token guards says so in the document, and no other does', async () => {
   const document = JSON.parse(await renderOpenApiDocument());
-  for (const [path, operations] of Object.entries<Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>(document.paths)) {
+  for (const [path, operations] of Object.entries<Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>(
+    document.paths,
+  )) {
     const guarded = path.startsWith('/v1/') || path.startsWith('/v2/models/');
     for (const [method, operation] of Object.entries(operations)) {
       assert.equal(Boolean(operation.security), guarded, `${method.toUpperCase()} ${path}: security`);
@@ -27,4 +29,3 @@ test('every route the bearer token guards says so in the document, and no other 
     }
   }
 });
-

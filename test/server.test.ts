@@ -13,7 +13,15 @@ const serverFile = fileURLToPath(new URL('../src/server.js', import.meta.url));
 /** Starts the real server process and resolves with its URL once it listens and its models are ready. */
 async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; logs: string[] }> {
   const child = spawn(process.execPath, [serverFile], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ENSURE_DEFAULT_MODEL: 'false', EXECUTION_PROVIDERS: 'cpu', ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ENSURE_DEFAULT_MODEL: 'false',
+      EXECUTION_PROVIDERS: 'cpu',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
@@ -44,7 +52,11 @@ async function startServer(env: Record<string, string>): Promise<{ child: ChildP
 test('SIGTERM mid-load: every accepted request is answered and the process exits 0', async () => {
   const repository = await mkdtemp(path.join(os.tmpdir(), 'huber-server-'));
   await writeFixtureRepository(repository, { models: ['resnet18-huber-tiny'] });
-  const { child, url, logs } = await startServer({ MODEL_REPOSITORY: repository, INTRA_OP_THREADS: '1', SHUTDOWN_GRACE_MS: '20000' });
+  const { child, url, logs } = await startServer({
+    MODEL_REPOSITORY: repository,
+    INTRA_OP_THREADS: '1',
+    SHUTDOWN_GRACE_MS: '20000',
+  });
   try {
     const image = (await dotImage(320, 240, [{ x: 100, y: 100, sigma: 4 }])).toString('base64');
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -64,7 +76,10 @@ test('SIGTERM mid-load: every accepted request is answered and the process exits
       assert.equal(answer.body.instances[0].keypoints.length, 98);
     }
     assert.equal(await exited, 0, logs.join('\n'));
-    assert.ok(logs.some((line) => /"msg":"closed"/.test(line)), 'the shutdown completed');
+    assert.ok(
+      logs.some((line) => /"msg":"closed"/.test(line)),
+      'the shutdown completed',
+    );
     await assert.rejects(fetch(`${url}/healthz`), 'no longer accepting connections');
   } finally {
     child.kill('SIGKILL');
@@ -73,7 +88,10 @@ test('SIGTERM mid-load: every accepted request is answered and the process exits
 });
 
 test('a bad configuration stops start-up with the variable named, exit code 2', async () => {
-  const child = spawn(process.execPath, [serverFile], { env: { ...process.env, PORT: 'eighty', MAX_BATCH_SIZE: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [serverFile], {
+    env: { ...process.env, PORT: 'eighty', MAX_BATCH_SIZE: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));

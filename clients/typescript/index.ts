@@ -14,7 +14,10 @@ export type ModelInfo = MethodResponse<HuberKeypointsClient, 'get', '/v1/models/
  * A typed client for huber-keypoints, generated from openapi/openapi.json (`npm run client:generate`).
  * `token` sends `Authorization: Bearer …` for servers that set AUTH_TOKEN.
  */
-export function createHuberKeypointsClient(baseUrl: string, options: Omit<ClientOptions, 'baseUrl'> & { token?: string } = {}): HuberKeypointsClient {
+export function createHuberKeypointsClient(
+  baseUrl: string,
+  options: Omit<ClientOptions, 'baseUrl'> & { token?: string } = {},
+): HuberKeypointsClient {
   const { token, headers, ...rest } = options;
   return createClient<paths>({
     baseUrl,

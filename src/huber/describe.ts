@@ -11,7 +11,14 @@ const DEGREES = 180 / Math.PI;
  * r/√eig(Λ) = r·√(eig(Σ)/κ). Computed from Σ so that no near-singular Λ is inverted. The angle is that
  * of the major axis, in degrees from +x toward +y, in (−90, 90].
  */
-export function ellipseFromCovariance(sxx: number, sxy: number, syy: number, kappaValue: number, radius: number, level: number): Ellipse {
+export function ellipseFromCovariance(
+  sxx: number,
+  sxy: number,
+  syy: number,
+  kappaValue: number,
+  radius: number,
+  level: number,
+): Ellipse {
   const e = eigenSymmetric2x2(sxx, sxy, syy);
   const major = Math.max(0, e.lambda1);
   const minor = Math.max(0, e.lambda2);
@@ -36,7 +43,14 @@ export function ellipse(covariance: ArrayLike<number>, delta: number, level: num
   assertDelta(delta);
   assertLevel(level);
   const sxy = 0.5 * (covariance[1] + covariance[2]);
-  return ellipseFromCovariance(covariance[0], sxy, covariance[3], huberConstants(2, delta).kappa, cachedRadialQuantile(2, delta, level), level);
+  return ellipseFromCovariance(
+    covariance[0],
+    sxy,
+    covariance[3],
+    huberConstants(2, delta).kappa,
+    cachedRadialQuantile(2, delta, level),
+    level,
+  );
 }
 
 /** √(trace Σ): the expected Euclidean distance error (root mean square), for a row-major d×d Σ. */

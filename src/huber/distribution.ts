@@ -50,7 +50,11 @@ export function negativeLogLikelihood(dist: HuberDistribution, y: ArrayLike<numb
   assertDistribution(dist);
   assertVector(y, dist.dimension, 'y');
   const { logNormalizer } = huberConstants(dist.dimension, dist.delta);
-  return -0.5 * logDetSpd(dist.precision, dist.dimension, 'precision') + logNormalizer + huberLoss(mahalanobisRadius(dist, y), dist.delta);
+  return (
+    -0.5 * logDetSpd(dist.precision, dist.dimension, 'precision') +
+    logNormalizer +
+    huberLoss(mahalanobisRadius(dist, y), dist.delta)
+  );
 }
 
 /**

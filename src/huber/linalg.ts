@@ -50,9 +50,7 @@ export function symmetricEigen(matrix: ArrayLike<number>, d: number): SymmetricE
         if (apq === 0) continue;
         const theta = (a[q * d + q] - a[p * d + p]) / (2 * apq);
         // Smaller root of t² + 2θt − 1 = 0, written so that huge θ neither overflows nor cancels.
-        const t = Number.isFinite(theta)
-          ? (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.hypot(theta, 1))
-          : 0;
+        const t = Number.isFinite(theta) ? (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.hypot(theta, 1)) : 0;
         if (t === 0) {
           a[p * d + q] = 0;
           a[q * d + p] = 0;

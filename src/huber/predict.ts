@@ -5,12 +5,7 @@
 
 import { assertParams, PLANAR_DECODED_STRIDE, decodePlanarInto, PLANAR_OUTPUTS_PER_KEYPOINT } from './decode.js';
 import { ellipseFromCovariance } from './describe.js';
-import {
-  assertMaxIterations,
-  assertTolerance,
-  DEFAULT_FUSION_MAX_ITERATIONS,
-  DEFAULT_FUSION_TOLERANCE,
-} from './fusion.js';
+import { assertMaxIterations, assertTolerance, DEFAULT_FUSION_MAX_ITERATIONS, DEFAULT_FUSION_TOLERANCE } from './fusion.js';
 import { assertLevel, cachedRadialQuantile, huberConstants } from './radial.js';
 import type {
   PlanarAffine,
@@ -42,7 +37,8 @@ function scratch(current: Float64Array, size: number): Float64Array {
 function finite2x2(m: ArrayLike<number>, name: string): void {
   for (let i = 0; i < 4; i++) if (!Number.isFinite(m[i])) throw new RangeError(`${name}[${i}] must be finite, got ${m[i]}`);
   const det = m[0] * m[3] - m[1] * m[2];
-  if (!(Math.abs(det) > 0) || !Number.isFinite(det)) throw new RangeError(`${name} must be invertible, its determinant is ${det}`);
+  if (!(Math.abs(det) > 0) || !Number.isFinite(det))
+    throw new RangeError(`${name} must be invertible, its determinant is ${det}`);
 }
 
 function assertOptions(options: ViewFusionOptions): { tolerance: number; maxIterations: number } {
@@ -106,7 +102,9 @@ function assertView(view: PlanarView, v: number, count: number): Uint8Array | nu
   const perm = view.slotToKeypoint;
   if (perm === null) return null;
   if (typeof perm !== 'object' || perm.length !== count) {
-    throw new RangeError(`views[${v}].slotToKeypoint must hold ${count} keypoint indices, got ${perm === null || typeof perm !== 'object' ? perm : `length ${perm.length}`}`);
+    throw new RangeError(
+      `views[${v}].slotToKeypoint must hold ${count} keypoint indices, got ${perm === null || typeof perm !== 'object' ? perm : `length ${perm.length}`}`,
+    );
   }
   const seen = new Uint8Array(count);
   for (let k = 0; k < count; k++) {
@@ -122,7 +120,17 @@ function assertView(view: PlanarView, v: number, count: number): Uint8Array | nu
 /**
  * Σ' = T·S·Tᵀ for symmetric S = [[a, b], [b, c]] and T = [[t11, t12], [t21, t22]], written into out[o..o+3).
  */
-function congruence(t11: number, t12: number, t21: number, t22: number, a: number, b: number, c: number, out: Float64Array, o: number): void {
+function congruence(
+  t11: number,
+  t12: number,
+  t21: number,
+  t22: number,
+  a: number,
+  b: number,
+  c: number,
+  out: Float64Array,
+  o: number,
+): void {
   const r11 = t11 * a + t12 * b;
   const r12 = t11 * b + t12 * c;
   const r21 = t21 * a + t22 * b;
@@ -371,4 +379,3 @@ export function fuseKeypointViews(
   }
   return { keypoints, views: perView };
 }
-

@@ -110,12 +110,19 @@ export class DynamicBatcher {
         failed: false,
       };
       if (Number.isFinite(deadline)) {
-        submission.deadlineTimer = setTimeout(() => {
-          // Crops already running are let finish; one still wholly queued is answered now and skipped later.
-          if (submission.failed || submission.dispatched > 0) return;
-          submission.failed = true;
-          submission.reject(new DeadlineExceededError(`deadline passed after ${((performance.now() - enqueuedAt) / 1000).toFixed(3)} s in the queue`));
-        }, Math.max(0, deadline - enqueuedAt));
+        submission.deadlineTimer = setTimeout(
+          () => {
+            // Crops already running are let finish; one still wholly queued is answered now and skipped later.
+            if (submission.failed || submission.dispatched > 0) return;
+            submission.failed = true;
+            submission.reject(
+              new DeadlineExceededError(
+                `deadline passed after ${((performance.now() - enqueuedAt) / 1000).toFixed(3)} s in the queue`,
+              ),
+            );
+          },
+          Math.max(0, deadline - enqueuedAt),
+        );
       }
       for (let index = 0; index < count; index++) this.queue.push({ submission, index });
       this.schedule();
@@ -164,7 +171,9 @@ export class DynamicBatcher {
       if (submission.failed) continue;
       if (now > submission.deadline) {
         submission.failed = true;
-        submission.reject(new DeadlineExceededError(`deadline passed after ${((now - submission.enqueuedAt) / 1000).toFixed(3)} s in the queue`));
+        submission.reject(
+          new DeadlineExceededError(`deadline passed after ${((now - submission.enqueuedAt) / 1000).toFixed(3)} s in the queue`),
+        );
         continue;
       }
       submission.dispatched++;
@@ -186,26 +195,29 @@ export class DynamicBatcher {
     const event: BatchEvent = { size, queuedSeconds, submissions: new Set(batch.map((item) => item.submission)).size };
     for (const listener of this.listeners) listener(event);
     this.running++;
-    this.runner.run(input, size).then(
-      ({ output, input: returned }) => {
-        this.freeBuffers.push(returned);
-        for (let slot = 0; slot < size; slot++) {
-          const { submission, index } = batch[slot]!;
-          if (submission.failed) continue;
-          submission.output.set(output.subarray(slot * outputSize, (slot + 1) * outputSize), index * outputSize);
-          if (--submission.remaining === 0) submission.resolve(submission.output);
-        }
-      },
-      (error: unknown) => {
-        for (const { submission } of batch) {
-          if (submission.failed) continue;
-          submission.failed = true;
-          submission.reject(error);
-        }
-      },
-    ).finally(() => {
-      this.running--;
-      this.schedule();
-    });
+    this.runner
+      .run(input, size)
+      .then(
+        ({ output, input: returned }) => {
+          this.freeBuffers.push(returned);
+          for (let slot = 0; slot < size; slot++) {
+            const { submission, index } = batch[slot]!;
+            if (submission.failed) continue;
+            submission.output.set(output.subarray(slot * outputSize, (slot + 1) * outputSize), index * outputSize);
+            if (--submission.remaining === 0) submission.resolve(submission.output);
+          }
+        },
+        (error: unknown) => {
+          for (const { submission } of batch) {
+            if (submission.failed) continue;
+            submission.failed = true;
+            submission.reject(error);
+          }
+        },
+      )
+      .finally(() => {
+        this.running--;
+        this.schedule();
+      });
   }
 }

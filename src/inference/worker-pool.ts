@@ -27,9 +27,7 @@ export class PoolClosedError extends Error {
  * so a job's time limit never counts a model load), then one reply per job.
  */
 export type WorkerReply =
-  | { ready: true }
-  | { ok: true; value: unknown }
-  | { ok: false; error: { name: string; message: string } };
+  { ready: true } | { ok: true; value: unknown } | { ok: false; error: { name: string; message: string } };
 
 interface Job {
   message: unknown;
@@ -72,7 +70,8 @@ export class WorkerPool {
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: WorkerPoolOptions) {
-    if (!Number.isInteger(options.size) || options.size < 1) throw new RangeError(`pool size must be a positive integer, got ${options.size}`);
+    if (!Number.isInteger(options.size) || options.size < 1)
+      throw new RangeError(`pool size must be a positive integer, got ${options.size}`);
     for (let index = 0; index < options.size; index++) this.slots.push(this.spawn());
   }
 

@@ -55,9 +55,14 @@ export async function decodeImage(bytes: Buffer, limits: DecodeLimits): Promise<
   } catch (error) {
     const sniffed = sniffFormat(bytes);
     if (sniffed !== undefined) {
-      throw badRequest(`image could not be decoded as ${sniffed}: its header is damaged or incomplete (${firstLine(error)})`, 'invalid-image');
+      throw badRequest(
+        `image could not be decoded as ${sniffed}: its header is damaged or incomplete (${firstLine(error)})`,
+        'invalid-image',
+      );
     }
-    throw unsupportedMediaType(`image is not a supported image format (${bytes.length} bytes; expected JPEG, PNG, WebP, AVIF, TIFF or GIF)`);
+    throw unsupportedMediaType(
+      `image is not a supported image format (${bytes.length} bytes; expected JPEG, PNG, WebP, AVIF, TIFF or GIF)`,
+    );
   }
   const format = metadata.format ?? 'unknown';
   if (!supportedFormats.has(format)) {

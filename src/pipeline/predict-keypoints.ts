@@ -26,7 +26,14 @@ export interface PredictLimits {
   maxEventLoopDelayMs: number;
 }
 
-type KeypointOut = { name: string; x: number; y: number; covariance: [[number, number], [number, number]]; ellipse: FusedKeypoint['ellipse']; rmse: number };
+type KeypointOut = {
+  name: string;
+  x: number;
+  y: number;
+  covariance: [[number, number], [number, number]];
+  ellipse: FusedKeypoint['ellipse'];
+  rmse: number;
+};
 
 export interface InstanceOut {
   box: Box;
@@ -40,7 +47,8 @@ const MIN_BOX_SIDE = 1e-3;
 
 /** Boxes must be finite, non-empty and overlap the image; each failure names the box by its index. */
 export function checkBoxes(boxes: Box[], width: number, height: number, maxBoxes: number): void {
-  if (boxes.length > maxBoxes) throw unprocessable(`${boxes.length} boxes sent, more than the limit of ${maxBoxes}`, 'too-many-boxes');
+  if (boxes.length > maxBoxes)
+    throw unprocessable(`${boxes.length} boxes sent, more than the limit of ${maxBoxes}`, 'too-many-boxes');
   boxes.forEach((box, index) => {
     const values = [box.x, box.y, box.width, box.height];
     if (!values.every(Number.isFinite)) {
@@ -106,7 +114,8 @@ async function decodeAndSample(model: ServedModel, request: PredictRequest, limi
   } finally {
     release();
   }
-  const boxes = request.boxes && request.boxes.length > 0 ? request.boxes : [{ x: 0, y: 0, width: image.width, height: image.height }];
+  const boxes =
+    request.boxes && request.boxes.length > 0 ? request.boxes : [{ x: 0, y: 0, width: image.width, height: image.height }];
   checkBoxes(boxes, image.width, image.height, limits.maxBoxes);
   const { manifest, itemSize } = model;
   const viewCount = request.tta ? 2 : 1;
@@ -120,12 +129,7 @@ async function decodeAndSample(model: ServedModel, request: PredictRequest, limi
   return { image: { width: image.width, height: image.height }, boxes, crops, geometries };
 }
 
-export async function predictKeypoints(
-  model: ServedModel,
-  request: PredictRequest,
-  limits: PredictLimits,
-  metrics: Metrics,
-) {
+export async function predictKeypoints(model: ServedModel, request: PredictRequest, limits: PredictLimits, metrics: Metrics) {
   const name = model.manifest.name;
   const started = performance.now();
   const { image, boxes, crops, geometries } = await decodeAndSample(model, request, limits);
@@ -142,10 +146,14 @@ export async function predictKeypoints(
     outputs = await model.batcher.submit(crops, boxes.length * viewCount, request.deadline);
   } catch (error) {
     if (error instanceof DeadlineExceededError) {
-      throw gatewayTimeout(`the request deadline passed while it waited for a batch (${error.message}); nothing was sent to the model`);
+      throw gatewayTimeout(
+        `the request deadline passed while it waited for a batch (${error.message}); nothing was sent to the model`,
+      );
     }
     // The cause goes to the log, never to the client.
-    throw Object.assign(serviceUnavailable(`inference failed for model "${name}"; retry the request`, 'inference-failed'), { cause: error });
+    throw Object.assign(serviceUnavailable(`inference failed for model "${name}"; retry the request`, 'inference-failed'), {
+      cause: error,
+    });
   }
   const inferred = performance.now();
 
@@ -155,7 +163,12 @@ export async function predictKeypoints(
     const base = index * viewCount * outputSize;
     const views: PlanarView[] = [{ raw: outputs, offset: base, inputToImage: inputToImage(crop), slotToKeypoint: null }];
     if (request.tta) {
-      views.push({ raw: outputs, offset: base + outputSize, inputToImage: mirroredInputToImage(crop), slotToKeypoint: model.flip });
+      views.push({
+        raw: outputs,
+        offset: base + outputSize,
+        inputToImage: mirroredInputToImage(crop),
+        slotToKeypoint: model.flip,
+      });
     }
     const result = fuseKeypointViews(views, model.normalization, manifest.distribution, {
       fusion: request.fusion,
@@ -172,7 +185,10 @@ export async function predictKeypoints(
       keypoints: result.keypoints.map((keypoint, k) => keypointOut(names[k]!, keypoint)),
     };
     if (request.includeViews && result.views) {
-      instance.views = result.views.map((view, v) => ({ mirrored: v === 1, keypoints: view.map((keypoint, k) => keypointOut(names[k]!, keypoint)) }));
+      instance.views = result.views.map((view, v) => ({
+        mirrored: v === 1,
+        keypoints: view.map((keypoint, k) => keypointOut(names[k]!, keypoint)),
+      }));
     }
     return instance;
   });

@@ -13,7 +13,10 @@ export const healthRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = asy
         operationId: 'liveness',
         summary: 'Liveness: the process answers',
         tags: ['operations'],
-        response: { 200: Type.Object({ status: Type.Literal('ok') }, { examples: [{ status: 'ok' }] }), ...problemResponses({ 500: 'Internal error' }) },
+        response: {
+          200: Type.Object({ status: Type.Literal('ok') }, { examples: [{ status: 'ok' }] }),
+          ...problemResponses({ 500: 'Internal error' }),
+        },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -33,7 +36,10 @@ export const healthRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = asy
           ),
           503: Type.Object(
             { status: Type.Literal('not-ready'), models: ModelStates },
-            { description: 'A model is still loading, or none is ready', examples: [{ status: 'not-ready', models: { 'resnet101-huber-wflw': 'loading' } }] },
+            {
+              description: 'A model is still loading, or none is ready',
+              examples: [{ status: 'not-ready', models: { 'resnet101-huber-wflw': 'loading' } }],
+            },
           ),
           ...problemResponses({ 500: 'Internal error' }),
         },

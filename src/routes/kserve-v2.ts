@@ -170,7 +170,10 @@ function flatData(input: InferRequestBody['inputs'][number]): unknown[] {
   return data;
 }
 
-function imagePixels(input: InferRequestBody['inputs'][number], maxPixels: number): { pixels: Buffer; width: number; height: number } {
+function imagePixels(
+  input: InferRequestBody['inputs'][number],
+  maxPixels: number,
+): { pixels: Buffer; width: number; height: number } {
   if (input.datatype !== 'UINT8') throw invalidInput(`input "image" must be UINT8, got ${input.datatype}`);
   if (input.shape.length !== 3 || input.shape[2] !== 3) {
     throw invalidInput(`input "image" must have shape [H, W, 3] (RGB), got [${input.shape.join(', ')}]`);
@@ -193,7 +196,8 @@ function imagePixels(input: InferRequestBody['inputs'][number], maxPixels: numbe
 }
 
 function boxList(input: InferRequestBody['inputs'][number]): Box[] {
-  if (input.datatype !== 'FP32' && input.datatype !== 'FP64') throw invalidInput(`input "boxes" must be FP32, got ${input.datatype}`);
+  if (input.datatype !== 'FP32' && input.datatype !== 'FP64')
+    throw invalidInput(`input "boxes" must be FP32, got ${input.datatype}`);
   if (input.shape.length !== 2 || input.shape[1] !== 4) {
     throw invalidInput(`input "boxes" must have shape [B, 4] (x, y, width, height), got [${input.shape.join(', ')}]`);
   }
@@ -211,7 +215,8 @@ function boxList(input: InferRequestBody['inputs'][number]): Box[] {
 function predictOptions(parameters: InferRequestBody['parameters']): { tta: boolean; fusion: 'ml' | 'mean'; level: number } {
   const { tta = true, fusion = 'ml', level = 0.95 } = parameters ?? {};
   if (typeof tta !== 'boolean') throw invalidInput(`parameter "tta" must be a boolean, got ${JSON.stringify(tta)}`);
-  if (fusion !== 'ml' && fusion !== 'mean') throw invalidInput(`parameter "fusion" must be "ml" or "mean", got ${JSON.stringify(fusion)}`);
+  if (fusion !== 'ml' && fusion !== 'mean')
+    throw invalidInput(`parameter "fusion" must be "ml" or "mean", got ${JSON.stringify(fusion)}`);
   if (typeof level !== 'number' || !(level > 0 && level < 1)) {
     throw invalidInput(`parameter "level" must be a number strictly between 0 and 1, got ${JSON.stringify(level)}`);
   }
@@ -291,7 +296,13 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
         security,
         response: {
           200: ModelMetadata,
-          ...problemResponses({ 400: 'Malformed model name', 401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)', 404: 'No such model', 500: 'Internal error', 503: 'Model failed to load' }),
+          ...problemResponses({
+            400: 'Malformed model name',
+            401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)',
+            404: 'No such model',
+            500: 'Internal error',
+            503: 'Model failed to load',
+          }),
         },
       },
     },
@@ -322,12 +333,20 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
         params: V2Params,
         security,
         response: {
-          200: Type.Object({ name: Type.String(), ready: Type.Boolean() }, { examples: [{ name: 'resnet101-huber-wflw', ready: true }] }),
+          200: Type.Object(
+            { name: Type.String(), ready: Type.Boolean() },
+            { examples: [{ name: 'resnet101-huber-wflw', ready: true }] },
+          ),
           503: Type.Object(
             { name: Type.String(), ready: Type.Boolean() },
             { description: 'Model loading or failed', examples: [{ name: 'resnet101-huber-wflw', ready: false }] },
           ),
-          ...problemResponses({ 400: 'Malformed model name', 401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)', 404: 'No such model', 500: 'Internal error' }),
+          ...problemResponses({
+            400: 'Malformed model name',
+            401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)',
+            404: 'No such model',
+            500: 'Internal error',
+          }),
         },
       },
     },
@@ -361,7 +380,7 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
             422: 'Boxes that are empty, non-finite, outside the image, or too many',
             500: 'Internal error',
             503: 'Model not ready, queue full or server overloaded (see Retry-After), or inference failed',
-            504: 'The server\'s longest deadline passed before inference',
+            504: "The server's longest deadline passed before inference",
           }),
         },
       },
@@ -385,7 +404,9 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
       const options = predictOptions(body.parameters);
       const { pixels, width, height } = imagePixels(imageInput, limits.maxPixels);
       // PNG is lossless, so the pipeline's decoder sees exactly these pixels; level 0 keeps it cheap.
-      const png = await sharp(pixels, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+      const png = await sharp(pixels, { raw: { width, height, channels: 3 } })
+        .png({ compressionLevel: 0 })
+        .toBuffer();
       const result = await predictKeypoints(
         served,
         {
@@ -406,7 +427,10 @@ export const kserveV2Routes: FastifyPluginAsync<{ registry: ModelRegistry; metri
       const tensors: Record<OutputName, { shape: number[]; data: number[] }> = {
         keypoints: { shape: [B, K, 2], data: keypoints.flatMap((k) => [k.x, k.y]) },
         covariance: { shape: [B, K, 2, 2], data: keypoints.flatMap((k) => k.covariance.flat()) },
-        ellipse: { shape: [B, K, 3], data: keypoints.flatMap((k) => [k.ellipse.semiMajor, k.ellipse.semiMinor, k.ellipse.angle]) },
+        ellipse: {
+          shape: [B, K, 3],
+          data: keypoints.flatMap((k) => [k.ellipse.semiMajor, k.ellipse.semiMinor, k.ellipse.angle]),
+        },
         rmse: { shape: [B, K], data: keypoints.map((k) => k.rmse) },
         boxes: { shape: [B, 4], data: result.instances.flatMap(({ box }) => [box.x, box.y, box.width, box.height]) },
       };

@@ -33,7 +33,9 @@ export function findModel(registry: ModelRegistry, name: string): ModelEntry {
 export function servedModel(entry: ModelEntry): ServedModel {
   if (entry.state === 'ready' && entry.served) return entry.served;
   throw serviceUnavailable(
-    entry.state === 'failed' ? `model "${entry.folder}" failed to load: ${entry.error}` : `model "${entry.folder}" is still loading`,
+    entry.state === 'failed'
+      ? `model "${entry.folder}" failed to load: ${entry.error}`
+      : `model "${entry.folder}" is still loading`,
     'model-not-ready',
   );
 }
@@ -48,7 +50,13 @@ export const modelRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = asyn
         description: 'Every model folder, with its manifest, load state, execution provider, tensor metadata and κ.',
         tags: ['models'],
         security: [{}, { bearerAuth: [] }],
-        response: { 200: ModelList, ...problemResponses({ 401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)', 500: 'Internal error' }) },
+        response: {
+          200: ModelList,
+          ...problemResponses({
+            401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)',
+            500: 'Internal error',
+          }),
+        },
       },
     },
     async () => ({ models: [...registry.entries.values()].map(describeModel) }),
@@ -77,4 +85,3 @@ export const modelRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = asyn
     async (request) => describeModel(findModel(registry, (request.params as { model: string }).model)),
   );
 };
-

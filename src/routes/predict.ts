@@ -47,7 +47,9 @@ async function readMultipart(request: FastifyRequest): Promise<Record<string, un
     } else {
       // Busboy cuts text fields at fieldSize; a cut base64 image would otherwise read as a damaged one.
       if (part.valueTruncated) {
-        throw payloadTooLarge(`field "${part.fieldname}" is longer than ${MULTIPART_FIELD_BYTES} bytes; send the image as a file part`);
+        throw payloadTooLarge(
+          `field "${part.fieldname}" is longer than ${MULTIPART_FIELD_BYTES} bytes; send the image as a file part`,
+        );
       }
       body[part.fieldname] = part.fieldname === 'boxes' ? parseBoxes(String(part.value)) : part.value;
     }
@@ -85,7 +87,7 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
         operationId: 'predict',
         summary: 'Predict keypoints with full covariance for each box',
         description:
-          'Send the image as JSON (base64) or as multipart/form-data (an `image` file part; `boxes` as a JSON-encoded part; the options as fields). Returns each keypoint\'s mean, covariance and uncertainty ellipse in the EXIF-oriented image\'s pixel coordinates.',
+          "Send the image as JSON (base64) or as multipart/form-data (an `image` file part; `boxes` as a JSON-encoded part; the options as fields). Returns each keypoint's mean, covariance and uncertainty ellipse in the EXIF-oriented image's pixel coordinates.",
         tags: ['predict'],
         params: ModelParams,
         headers: Type.Object({
@@ -161,4 +163,3 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
     },
   );
 };
-

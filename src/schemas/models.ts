@@ -2,7 +2,14 @@ import Type from 'typebox';
 
 /** A two-keypoint model as `GET /v1/models/{model}` describes it (the manifest shortened to its keypoints). */
 function modelInfoExample() {
-  const keypoints = ['left_eye', 'right_eye'].map((name) => ({ name, mean: [0, 0], whitening: [[1, 0], [0, 1]] }));
+  const keypoints = ['left_eye', 'right_eye'].map((name) => ({
+    name,
+    mean: [0, 0],
+    whitening: [
+      [1, 0],
+      [0, 1],
+    ],
+  }));
   return {
     name: 'eyes-huber',
     state: 'ready',
@@ -47,7 +54,10 @@ export const ModelInfo = Type.Object(
   { $id: 'ModelInfo', examples: [modelInfoExample()] },
 );
 
-export const ModelList = Type.Object({ models: Type.Array(Type.Ref('ModelInfo')) }, { examples: [{ models: [modelInfoExample()] }] });
+export const ModelList = Type.Object(
+  { models: Type.Array(Type.Ref('ModelInfo')) },
+  { examples: [{ models: [modelInfoExample()] }] },
+);
 
 export const ModelParams = Type.Object({
   model: Type.String({

@@ -45,7 +45,16 @@ export const PredictJsonBody = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ image: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAADElEQVQImWNgYGAAAAAEAAGjChXjAAAAAElFTkSuQmCC', boxes: [{ x: 420, y: 160, width: 300, height: 340 }], tta: true, fusion: 'ml', level: 0.95 }],
+    examples: [
+      {
+        image:
+          'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAADElEQVQImWNgYGAAAAAEAAGjChXjAAAAAElFTkSuQmCC',
+        boxes: [{ x: 420, y: 160, width: 300, height: 340 }],
+        tta: true,
+        fusion: 'ml',
+        level: 0.95,
+      },
+    ],
   },
 );
 
@@ -56,7 +65,10 @@ export const PredictMultipartBody = Type.Object(
     image: Type.Unsafe<Buffer>({ description: 'The image file.' }),
     ...predictOptions,
   },
-  { additionalProperties: false, examples: [{ image: '(PNG or JPEG file bytes)', boxes: [{ x: 420, y: 160, width: 300, height: 340 }], tta: true }] },
+  {
+    additionalProperties: false,
+    examples: [{ image: '(PNG or JPEG file bytes)', boxes: [{ x: 420, y: 160, width: 300, height: 340 }], tta: true }],
+  },
 );
 
 /** The body after validation, which fills every default. */
@@ -120,39 +132,39 @@ export const ModelSummary = Type.Object({
   executionProvider: Type.String({ description: 'ONNX Runtime execution provider that ran the model (cuda or cpu).' }),
 });
 
-
-export const PredictResponse = Type.Object({
-  model: ModelSummary,
-  image: Type.Object({ width: Type.Integer(), height: Type.Integer() }, { description: 'Size of the EXIF-oriented image.' }),
-  instances: Type.Array(
-    Type.Object({
-      box: Type.Ref('Box'),
-      keypoints: Type.Array(Type.Ref('Keypoint')),
-      views: Type.Optional(Type.Array(Type.Ref('ViewPrediction'))),
-    }),
-  ),
-  timings: Type.Object(
-    {
+export const PredictResponse = Type.Object(
+  {
+    model: ModelSummary,
+    image: Type.Object({ width: Type.Integer(), height: Type.Integer() }, { description: 'Size of the EXIF-oriented image.' }),
+    instances: Type.Array(
+      Type.Object({
+        box: Type.Ref('Box'),
+        keypoints: Type.Array(Type.Ref('Keypoint')),
+        views: Type.Optional(Type.Array(Type.Ref('ViewPrediction'))),
+      }),
+    ),
+    timings: Type.Object({
       decodeMs: Type.Number({ description: 'Image decode and crop sampling.' }),
       inferenceMs: Type.Number({ description: 'Waiting for a batch and running it.' }),
       postprocessMs: Type.Number({ description: 'Decoding outputs, fusion and description.' }),
       totalMs: Type.Number(),
-    },
-  ),
-}, {
-  examples: [
-    {
-      model: { name: 'resnet101-huber-wflw', version: '1', trained: false, executionProvider: 'cpu' },
-      image: { width: 640, height: 480 },
-      instances: [
-        {
-          box: { x: 420, y: 160, width: 300, height: 340 },
-          keypoints: [keypointExample('contour_0', 469.69, 314.36), keypointExample('contour_1', 471.2, 330.02)],
-        },
-      ],
-      timings: { decodeMs: 15.03, inferenceMs: 10.68, postprocessMs: 1.48, totalMs: 27.19 },
-    },
-  ],
-});
+    }),
+  },
+  {
+    examples: [
+      {
+        model: { name: 'resnet101-huber-wflw', version: '1', trained: false, executionProvider: 'cpu' },
+        image: { width: 640, height: 480 },
+        instances: [
+          {
+            box: { x: 420, y: 160, width: 300, height: 340 },
+            keypoints: [keypointExample('contour_0', 469.69, 314.36), keypointExample('contour_1', 471.2, 330.02)],
+          },
+        ],
+        timings: { decodeMs: 15.03, inferenceMs: 10.68, postprocessMs: 1.48, totalMs: 27.19 },
+      },
+    ],
+  },
+);
 
 export type PredictResponseBody = Static<typeof PredictResponse>;

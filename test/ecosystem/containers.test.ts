@@ -37,7 +37,10 @@ describe('Dockerfile', () => {
       instructionJSONInSingleQuotes: strict,
       instructionWorkdirRelative: strict,
     });
-    assert.deepEqual(diagnostics.map((d) => `line ${d.range.start.line + 1}: ${d.message}`), []);
+    assert.deepEqual(
+      diagnostics.map((d) => `line ${d.range.start.line + 1}: ${d.message}`),
+      [],
+    );
   });
 
   test('the linter does flag a broken Dockerfile', () => {
@@ -47,10 +50,20 @@ describe('Dockerfile', () => {
   test('installs exactly what CI installs: npm ci with the same flags, then npm run build', () => {
     const ciInstall = /^npm ci.*$/m.exec(ciScript)?.[0];
     assert.ok(ciInstall, '.ci/run has an npm ci line');
-    assert.ok(runs.some((run) => run === ciInstall), `Dockerfile runs \`${ciInstall}\` (has: ${runs.join(' | ')})`);
-    assert.ok(runs.some((run) => run.startsWith('npm run build')), 'Dockerfile runs npm run build');
+    assert.ok(
+      runs.some((run) => run === ciInstall),
+      `Dockerfile runs \`${ciInstall}\` (has: ${runs.join(' | ')})`,
+    );
+    assert.ok(
+      runs.some((run) => run.startsWith('npm run build')),
+      'Dockerfile runs npm run build',
+    );
     assert.ok(instructions.indexOf(`RUN ${ciInstall}`) < instructions.findIndex((line) => line.startsWith('RUN npm run build')));
-    assert.match(dockerfile, /^COPY package\.json package-lock\.json \.npmrc \.\/$/m, 'the lock file and .npmrc (ONNX Runtime CUDA download skipped) go in before npm ci');
+    assert.match(
+      dockerfile,
+      /^COPY package\.json package-lock\.json \.npmrc \.\/$/m,
+      'the lock file and .npmrc (ONNX Runtime CUDA download skipped) go in before npm ci',
+    );
   });
 
   test('CPU by default on node:20-bookworm-slim, CUDA 12 by build argument; non-root; HOST 0.0.0.0; health check on /healthz', () => {
@@ -61,20 +74,29 @@ describe('Dockerfile', () => {
     assert.ok(users.length > 0 && !users.some((line) => /USER (root|0)(:|$)/.test(line)), `non-root user: ${users.join(', ')}`);
     assert.match(dockerfile, /HOST=0\.0\.0\.0/);
     assert.match(dockerfile, /ENSURE_DEFAULT_MODEL=true/);
-    assert.match(instructions.find((line) => line.startsWith('HEALTHCHECK'))!, /\/healthz/);
+    assert.match(
+      instructions.find((line) => line.startsWith('HEALTHCHECK'))!,
+      /\/healthz/,
+    );
     assert.match(instructions.at(-1)!, /^CMD \["node", "dist\/src\/server\.js"\]$/);
   });
 
   test('.dockerignore keeps the lock file and .npmrc in the context, and node_modules, dist and model weights out', async () => {
-    const ignored = (await readFile('.dockerignore', 'utf8')).split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
-    for (const entry of ['node_modules', 'dist', 'models/*/*.onnx', '.git']) assert.ok(ignored.includes(entry), `${entry} ignored`);
+    const ignored = (await readFile('.dockerignore', 'utf8'))
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'));
+    for (const entry of ['node_modules', 'dist', 'models/*/*.onnx', '.git'])
+      assert.ok(ignored.includes(entry), `${entry} ignored`);
     for (const entry of ['package-lock.json', '.npmrc', 'src', 'models']) assert.ok(!ignored.includes(entry), `${entry} kept`);
     assert.match(await readFile('.npmrc', 'utf8'), /^onnxruntime-node-install=skip$/m);
   });
 });
 
 describe('docker-compose.yml', () => {
-  const schemaMissing = existsSync(composeSchemaPath) ? false : `${composeSchemaPath} is absent (shared/ must sit beside the repository)`;
+  const schemaMissing = existsSync(composeSchemaPath)
+    ? false
+    : `${composeSchemaPath} is absent (shared/ must sit beside the repository)`;
 
   test('validates against the Compose Specification JSON schema', { skip: schemaMissing }, async () => {
     const schema = JSON.parse(await readFile(composeSchemaPath, 'utf8'));
@@ -90,12 +112,13 @@ describe('docker-compose.yml', () => {
     assert.equal(check(typo), false, 'a misspelled service key fails the schema');
   });
 
-  test('builds the service with the Dockerfile\'s arguments: CPU by default, CUDA 12 under the gpu profile', () => {
+  test("builds the service with the Dockerfile's arguments: CPU by default, CUDA 12 under the gpu profile", () => {
     const args = new Set([...dockerfile.matchAll(/^ARG (\w+)/gm)].map((match) => match[1]));
     const cpu = compose.services['huber-keypoints'];
     const gpu = compose.services['huber-keypoints-gpu'];
     for (const service of [cpu, gpu]) {
-      for (const arg of Object.keys(service.build.args)) assert.ok(args.has(arg), `build arg ${arg} is declared in the Dockerfile`);
+      for (const arg of Object.keys(service.build.args))
+        assert.ok(args.has(arg), `build arg ${arg} is declared in the Dockerfile`);
     }
     assert.equal(cpu.build.args.ONNXRUNTIME_NODE_INSTALL, 'skip');
     assert.equal(cpu.profiles, undefined);

@@ -25,8 +25,31 @@ interface Panel {
 const withoutVariables = (expr: string) => expr.replace(/\$__rate_interval/g, '5m').replace(/\$job/g, '.+');
 
 const promqlWords = new Set([
-  'sum', 'min', 'max', 'avg', 'count', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless',
-  'offset', 'bool', 'topk', 'bottomk', 'quantile', 'stddev', 'stdvar', 'count_values', 'group', 'inf', 'nan',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'count',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'bool',
+  'topk',
+  'bottomk',
+  'quantile',
+  'stddev',
+  'stdvar',
+  'count_values',
+  'group',
+  'inf',
+  'nan',
 ]);
 
 /** Metric names an expression selects: identifiers outside label matchers, ranges and grouping clauses that are not calls. */
@@ -52,7 +75,9 @@ const dashboard = JSON.parse(await readFile(dashboardPath, 'utf8')) as {
   panels: Panel[];
   templating: { list: Array<{ name: string; type: string; query: unknown; current?: { value: string } }> };
 };
-const expressions = dashboard.panels.flatMap((panel) => panel.targets.map((target) => ({ panel: panel.title, expr: target.expr })));
+const expressions = dashboard.panels.flatMap((panel) =>
+  panel.targets.map((target) => ({ panel: panel.title, expr: target.expr })),
+);
 
 describe('the Grafana dashboard', () => {
   test('is a well-formed dashboard: unique ids, panels inside the 24-column grid, Prometheus queries on the chosen data source', () => {
@@ -60,7 +85,10 @@ describe('the Grafana dashboard', () => {
     const ids = dashboard.panels.map((panel) => panel.id);
     assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
     for (const panel of dashboard.panels) {
-      assert.ok(panel.gridPos.x >= 0 && panel.gridPos.x + panel.gridPos.w <= 24 && panel.gridPos.h > 0, `${panel.title}: gridPos`);
+      assert.ok(
+        panel.gridPos.x >= 0 && panel.gridPos.x + panel.gridPos.w <= 24 && panel.gridPos.h > 0,
+        `${panel.title}: gridPos`,
+      );
       assert.deepEqual(panel.datasource, { type: 'prometheus', uid: '${datasource}' }, `${panel.title}: datasource`);
       assert.ok(panel.targets.length > 0, `${panel.title}: no query`);
       const refIds = panel.targets.map((target) => target.refId);
@@ -74,11 +102,22 @@ describe('the Grafana dashboard', () => {
 
   test('covers request rate, latency quantiles, batch size, queue, execution provider and uncertainty drift', () => {
     const titles = dashboard.panels.map((panel) => panel.title).join(' | ');
-    for (const topic of [/request rate/i, /latency quantiles/i, /batch size/i, /queue/i, /execution provider/i, /uncertainty drift/i]) {
+    for (const topic of [
+      /request rate/i,
+      /latency quantiles/i,
+      /batch size/i,
+      /queue/i,
+      /execution provider/i,
+      /uncertainty drift/i,
+    ]) {
       assert.match(titles, topic);
     }
     const latency = expressions.filter(({ panel }) => /latency quantiles/i.test(panel)).map(({ expr }) => expr);
-    for (const quantile of ['0.5', '0.95', '0.99']) assert.ok(latency.some((expr) => expr.includes(`histogram_quantile(${quantile},`)), `p${quantile}`);
+    for (const quantile of ['0.5', '0.95', '0.99'])
+      assert.ok(
+        latency.some((expr) => expr.includes(`histogram_quantile(${quantile},`)),
+        `p${quantile}`,
+      );
   });
 
   test('its data source is the one Grafana provisioning defines', async () => {
@@ -104,7 +143,14 @@ describe('the Grafana dashboard', () => {
     }
     const dir = await mkdtemp(path.join(os.tmpdir(), 'huber-dashboard-'));
     try {
-      const rules = { groups: [{ name: 'dashboard', rules: expressions.map(({ expr }, index) => ({ record: `dashboard:query:${index}`, expr: withoutVariables(expr) })) }] };
+      const rules = {
+        groups: [
+          {
+            name: 'dashboard',
+            rules: expressions.map(({ expr }, index) => ({ record: `dashboard:query:${index}`, expr: withoutVariables(expr) })),
+          },
+        ],
+      };
       await writeFile(path.join(dir, 'rules.yml'), stringify(rules));
       const { stdout } = await run('promtool', ['check', 'rules', 'rules.yml'], { cwd: dir });
       assert.match(stdout, new RegExp(`SUCCESS: ${expressions.length} rules found`));
@@ -118,17 +164,27 @@ describe('the Grafana dashboard', () => {
     let exposed: Set<string>;
     beforeAll(async () => {
       service = await startService({ models: ['dots'] });
-      const png = await dotImage(160, 120, [{ x: 50, y: 60, sigma: 2 }, { x: 110, y: 60, sigma: 2 }]);
+      const png = await dotImage(160, 120, [
+        { x: 50, y: 60, sigma: 2 },
+        { x: 110, y: 60, sigma: 2 },
+      ]);
       const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: png.toString('base64') });
       assert.equal(response.status, 200);
       const text = await (await fetch(`${service.url}/metrics`)).text();
-      exposed = new Set(text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(line)![0]));
+      exposed = new Set(
+        text
+          .split('\n')
+          .filter((line) => line && !line.startsWith('#'))
+          .map((line) => /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(line)![0]),
+      );
     });
     afterAll(async () => service.close());
 
-    test('every metric a panel or variable queries is in the service\'s /metrics output', () => {
+    test("every metric a panel or variable queries is in the service's /metrics output", () => {
       const variableQueries = dashboard.templating.list
-        .map((variable) => (typeof variable.query === 'object' && variable.query ? (variable.query as { query: string }).query : ''))
+        .map((variable) =>
+          typeof variable.query === 'object' && variable.query ? (variable.query as { query: string }).query : '',
+        )
         .filter((query) => query.startsWith('label_values('))
         .map((query) => ({ panel: 'variable', expr: query.replace(/^label_values\(([^,)]+).*$/, '$1') }));
       let checked = 0;
@@ -145,7 +201,9 @@ describe('the Grafana dashboard', () => {
 
     test('the metric-name extraction sees through functions, matchers and grouping', () => {
       assert.deepEqual(
-        metricNames('histogram_quantile(0.95, sum by (le, model) (rate(a_bucket{job=~"x", le!="b"}[5m]))) / on (model) b_total offset 5m'),
+        metricNames(
+          'histogram_quantile(0.95, sum by (le, model) (rate(a_bucket{job=~"x", le!="b"}[5m]))) / on (model) b_total offset 5m',
+        ),
         ['a_bucket', 'b_total'],
       );
     });

@@ -86,7 +86,15 @@ describe('KServe Open Inference Protocol v2', () => {
         parameters: { tta, fusion: 'ml', level: 0.9 },
         inputs: [
           imageTensor(width, height, dots),
-          { name: 'boxes', datatype: 'FP32', shape: [2, 4], data: [[0, 10, 75, 60], [80, 50, 80, 60]] },
+          {
+            name: 'boxes',
+            datatype: 'FP32',
+            shape: [2, 4],
+            data: [
+              [0, 10, 75, 60],
+              [80, 50, 80, 60],
+            ],
+          },
         ],
       });
       assert.equal(response.status, 200, JSON.stringify(response.body));
@@ -212,7 +220,11 @@ describe('KServe Open Inference Protocol v2', () => {
     // 200 000 levels: flattening to any depth would overflow the stack (a 500).
     const depth = 200_000;
     const body = `{"inputs":[{"name":"image","datatype":"UINT8","shape":[1,1,3],"data":${'['.repeat(depth)}1${']'.repeat(depth)}}]}`;
-    const response = await fetch(`${service.url}/v2/models/dots/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const response = await fetch(`${service.url}/v2/models/dots/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
     assert.equal(response.status, 400);
     assert.match(((await response.json()) as { detail: string }).detail, /nests its data deeper than its shape/);
   });

@@ -85,14 +85,19 @@ const deployments = byKind('Deployment');
 const cpu = deployments.find((deployment) => deployment.metadata.name === 'huber-keypoints')!;
 const gpu = deployments.find((deployment) => deployment.metadata.name === 'huber-keypoints-gpu')!;
 const [service] = byKind('Service');
-const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([key, value]) => labels[key] === value);
+const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.entries(selector).every(([key, value]) => labels[key] === value);
 
 describe('Kubernetes manifests', () => {
   test('every manifest validates against its kubernetes-models schema, with no unknown field', () => {
-    assert.deepEqual(
-      manifests.map(({ manifest }) => manifest.kind).sort(),
-      ['Deployment', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service', 'ServiceMonitor'],
-    );
+    assert.deepEqual(manifests.map(({ manifest }) => manifest.kind).sort(), [
+      'Deployment',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceMonitor',
+    ]);
     for (const { file, manifest } of manifests) check(file, manifest);
   });
 
@@ -127,7 +132,8 @@ describe('Kubernetes manifests', () => {
       assert.equal(container.readinessProbe.httpGet.path, '/readyz');
       assert.equal(container.livenessProbe.httpGet.path, '/healthz');
       assert.equal(container.startupProbe.httpGet.path, '/healthz');
-      for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) assert.equal(container[probe].httpGet.port, 'http');
+      for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe'])
+        assert.equal(container[probe].httpGet.port, 'http');
       const startupSeconds = container.startupProbe.periodSeconds * container.startupProbe.failureThreshold;
       assert.ok(startupSeconds >= 300, `${name}: ${startupSeconds} s to start`);
       for (const resource of ['cpu', 'memory']) {
@@ -135,7 +141,10 @@ describe('Kubernetes manifests', () => {
         assert.ok(container.resources.limits[resource], `${name}: ${resource} limit`);
       }
       assert.equal(deployment.spec.template.spec.securityContext.runAsNonRoot, true);
-      assert.ok(matches(deployment.spec.selector.matchLabels, deployment.spec.template.metadata.labels), `${name}: selector matches its pods`);
+      assert.ok(
+        matches(deployment.spec.selector.matchLabels, deployment.spec.template.metadata.labels),
+        `${name}: selector matches its pods`,
+      );
     }
   });
 
@@ -146,11 +155,15 @@ describe('Kubernetes manifests', () => {
     const cpuContainer = cpu.spec.template.spec.containers[0];
     assert.equal(cpuContainer.resources.limits['nvidia.com/gpu'], undefined);
     assert.equal(cpuContainer.env.find((entry: Json) => entry.name === 'EXECUTION_PROVIDERS').value, 'cpu');
-    assert.ok(!matches(cpu.spec.selector.matchLabels, gpu.spec.template.metadata.labels), 'the Deployments do not claim each other\'s pods');
+    assert.ok(
+      !matches(cpu.spec.selector.matchLabels, gpu.spec.template.metadata.labels),
+      "the Deployments do not claim each other's pods",
+    );
   });
 
   test('Service, ServiceMonitor, HorizontalPodAutoscaler and PodDisruptionBudget point at the right objects', () => {
-    for (const deployment of [cpu, gpu]) assert.ok(matches(service!.spec.selector, deployment.spec.template.metadata.labels), 'Service selects the pods');
+    for (const deployment of [cpu, gpu])
+      assert.ok(matches(service!.spec.selector, deployment.spec.template.metadata.labels), 'Service selects the pods');
     assert.equal(service!.spec.ports[0].targetPort, 'http');
     const [monitor] = byKind('ServiceMonitor');
     assert.ok(matches(monitor!.spec.selector.matchLabels, service!.metadata.labels), 'ServiceMonitor selects the Service');
@@ -165,8 +178,13 @@ describe('Kubernetes manifests', () => {
   });
 
   test('kustomization.yaml lists existing files, everything but the GPU variant', async () => {
-    const [kustomization] = parseAllDocuments(await readFile(path.join(directory, 'kustomization.yaml'), 'utf8')).map((document) => document.toJSON() as Json);
+    const [kustomization] = parseAllDocuments(await readFile(path.join(directory, 'kustomization.yaml'), 'utf8')).map(
+      (document) => document.toJSON() as Json,
+    );
     for (const resource of kustomization!.resources as string[]) assert.ok(existsSync(path.join(directory, resource)), resource);
-    assert.deepEqual([...kustomization!.resources].sort(), files.filter((file) => file !== 'deployment-gpu.yaml'));
+    assert.deepEqual(
+      [...kustomization!.resources].sort(),
+      files.filter((file) => file !== 'deployment-gpu.yaml'),
+    );
   });
 });

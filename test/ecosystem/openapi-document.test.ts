@@ -74,7 +74,8 @@ test('every operation documents the errors it can answer, as problem+json', () =
     if ((operation.parameters ?? []).some((parameter: Json) => parameter.in === 'path')) expected.push('400', '404');
     if (operation.requestBody) expected.push('400', '413', '415');
     if (operation.security) expected.push('401');
-    for (const status of expected) assert.ok(statuses.includes(status), `${label}: ${status} is not documented (has ${statuses.join(', ')})`);
+    for (const status of expected)
+      assert.ok(statuses.includes(status), `${label}: ${status} is not documented (has ${statuses.join(', ')})`);
     for (const status of statuses.filter((status) => Number(status) >= 400)) {
       const response = operation.responses[status] as Json;
       assert.ok(response.description && response.description !== 'Default Response', `${label} ${status}: description`);
@@ -92,7 +93,10 @@ test('every operation carries examples for its parameters, request bodies and re
   ajv.addSchema({ ...document, $id: 'openapi.json' });
   const check = (label: string, at: string, example: unknown) => {
     const validate = ajv.compile({ $ref: `openapi.json#/${at}` });
-    assert.ok(validate(example), `${label}: example ${JSON.stringify(example).slice(0, 200)} does not fit: ${ajv.errorsText(validate.errors)}`);
+    assert.ok(
+      validate(example),
+      `${label}: example ${JSON.stringify(example).slice(0, 200)} does not fit: ${ajv.errorsText(validate.errors)}`,
+    );
   };
   let checked = 0;
   for (const { label, path, method, operation } of operations(document)) {
@@ -106,11 +110,24 @@ test('every operation carries examples for its parameters, request bodies and re
       check(`${label} parameter ${parameter.name}`, under('parameters', String(index), 'schema'), example);
       checked++;
     });
-    const bodies = Object.entries<Json>(operation.requestBody?.content ?? {}).map(([type, media]) => ({ where: `request ${type}`, type, media, at: under('requestBody', 'content', type, 'schema') }));
+    const bodies = Object.entries<Json>(operation.requestBody?.content ?? {}).map(([type, media]) => ({
+      where: `request ${type}`,
+      type,
+      media,
+      at: under('requestBody', 'content', type, 'schema'),
+    }));
     const responses = Object.entries<Json>(operation.responses).flatMap(([status, response]) =>
-      Object.entries<Json>(response.content ?? {}).map(([type, media]) => ({ where: `${status} ${type}`, type, media, at: under('responses', status, 'content', type, 'schema') })),
+      Object.entries<Json>(response.content ?? {}).map(([type, media]) => ({
+        where: `${status} ${type}`,
+        type,
+        media,
+        at: under('responses', status, 'content', type, 'schema'),
+      })),
     );
-    assert.ok(responses.some(({ where }) => where.startsWith('2')), `${label}: no success response with content`);
+    assert.ok(
+      responses.some(({ where }) => where.startsWith('2')),
+      `${label}: no success response with content`,
+    );
     for (const { where, media, at } of [...bodies, ...responses]) {
       const examples = mediaExamples(document, media);
       assert.ok(examples.length > 0, `${label} ${where}: no example`);

@@ -23,8 +23,12 @@ async function installed(tool: 'promtool' | 'prometheus'): Promise<boolean> {
     return false;
   }
 }
-const promtoolMissing = (await installed('promtool')) ? false : 'promtool is not installed (apt-get install prometheus; .ci/run does)';
-const prometheusMissing = (await installed('prometheus')) ? false : 'prometheus is not installed (apt-get install prometheus; .ci/run does)';
+const promtoolMissing = (await installed('promtool'))
+  ? false
+  : 'promtool is not installed (apt-get install prometheus; .ci/run does)';
+const prometheusMissing = (await installed('prometheus'))
+  ? false
+  : 'prometheus is not installed (apt-get install prometheus; .ci/run does)';
 
 describe('Prometheus rules and config, checked by promtool', () => {
   test('promtool check rules deploy/prometheus/rules.yml', { skip: promtoolMissing }, async () => {
@@ -32,20 +36,34 @@ describe('Prometheus rules and config, checked by promtool', () => {
     assert.match(stdout, /SUCCESS: \d+ rules found/);
   });
 
-  test('promtool check config deploy/prometheus/prometheus.yml (the file docker-compose.yml mounts)', { skip: promtoolMissing }, async () => {
-    const { stdout } = await run('promtool', ['check', 'config', 'prometheus.yml'], { cwd: prometheusDir });
-    assert.match(stdout, /is valid prometheus config file syntax/);
-  });
+  test(
+    'promtool check config deploy/prometheus/prometheus.yml (the file docker-compose.yml mounts)',
+    { skip: promtoolMissing },
+    async () => {
+      const { stdout } = await run('promtool', ['check', 'config', 'prometheus.yml'], { cwd: prometheusDir });
+      assert.match(stdout, /is valid prometheus config file syntax/);
+    },
+  );
 
-  test('promtool test rules deploy/prometheus/rules.test.yml (error rate, queue saturation, uncertainty drift)', { skip: promtoolMissing }, async () => {
-    const { stdout } = await run('promtool', ['test', 'rules', 'rules.test.yml'], { cwd: prometheusDir });
-    assert.match(stdout, /SUCCESS/);
-  });
+  test(
+    'promtool test rules deploy/prometheus/rules.test.yml (error rate, queue saturation, uncertainty drift)',
+    { skip: promtoolMissing },
+    async () => {
+      const { stdout } = await run('promtool', ['test', 'rules', 'rules.test.yml'], { cwd: prometheusDir });
+      assert.match(stdout, /SUCCESS/);
+    },
+  );
 
   test('every alert the issue asks for is defined', async () => {
-    const rules = parse(await readFile(path.join(prometheusDir, 'rules.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string }> }> };
+    const rules = parse(await readFile(path.join(prometheusDir, 'rules.yml'), 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert?: string }> }>;
+    };
     const alerts = rules.groups.flatMap((group) => group.rules.map((rule) => rule.alert)).filter(Boolean);
-    assert.deepEqual(alerts.sort(), ['HuberKeypointsHighErrorRate', 'HuberKeypointsPredictedUncertaintyRising', 'HuberKeypointsQueueSaturated']);
+    assert.deepEqual(alerts.sort(), [
+      'HuberKeypointsHighErrorRate',
+      'HuberKeypointsPredictedUncertaintyRising',
+      'HuberKeypointsQueueSaturated',
+    ]);
   });
 });
 
@@ -87,7 +105,12 @@ describe('a real Prometheus scraping the service', { skip: prometheusMissing, ti
     prometheusUrl = `http://127.0.0.1:${port}`;
     prometheus = spawn(
       'prometheus',
-      [`--config.file=${configPath}`, `--storage.tsdb.path=${path.join(workDir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+      [
+        `--config.file=${configPath}`,
+        `--storage.tsdb.path=${path.join(workDir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     prometheus.stdout!.on('data', (chunk) => (log += chunk));
@@ -133,14 +156,23 @@ describe('a real Prometheus scraping the service', { skip: prometheusMissing, ti
   /** The service's own sample, read straight from its /metrics, for comparison with what Prometheus stored. */
   async function exposed(name: string, labels: Record<string, string>): Promise<number> {
     const text = await (await fetch(`${service.url}/metrics`)).text();
-    const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{`) && Object.entries(labels).every(([key, value]) => candidate.includes(`${key}="${value}"`)));
+    const line = text
+      .split('\n')
+      .find(
+        (candidate) =>
+          candidate.startsWith(`${name}{`) &&
+          Object.entries(labels).every(([key, value]) => candidate.includes(`${key}="${value}"`)),
+      );
     assert.ok(line, `${name} ${JSON.stringify(labels)} not in /metrics`);
     return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
 
   test('finds the request counter, the inference histogram and the uncertainty histogram with the expected values', async () => {
     const box = { x: 20, y: 20, width: 200, height: 160 };
-    const png = await dotImage(240, 200, [{ x: 80, y: 90, sigma: 3 }, { x: 170, y: 110, sigma: 3 }]);
+    const png = await dotImage(240, 200, [
+      { x: 80, y: 90, sigma: 3 },
+      { x: 170, y: 110, sigma: 3 },
+    ]);
     const predictions = 5;
     let relativeRmse = 0;
     for (let i = 0; i < predictions; i++) {
@@ -164,7 +196,9 @@ describe('a real Prometheus scraping the service', { skip: prometheusMissing, ti
     assert.ok((await scalar(`huber_stage_duration_seconds_sum{${job}, model="dots", stage="inference"}`)) > 0);
     // Every keypoint's relative error falls in one bucket: the first bound at or above it.
     const buckets = await query(`huber_predicted_relative_rmse_bucket{${job}, model="dots"}`);
-    const bounds = buckets.map(({ metric, value }) => ({ le: Number(metric.le), count: Number(value[1]) })).sort((a, b) => a.le - b.le);
+    const bounds = buckets
+      .map(({ metric, value }) => ({ le: Number(metric.le), count: Number(value[1]) }))
+      .sort((a, b) => a.le - b.le);
     const first = bounds.find(({ le }) => le >= relativeRmse)!;
     const below = bounds.filter(({ le }) => le < relativeRmse);
     assert.equal(first.count, 2 * predictions, `bucket le=${first.le} for relative rmse ${relativeRmse}`);
@@ -175,12 +209,18 @@ describe('a real Prometheus scraping the service', { skip: prometheusMissing, ti
   test('loads the committed rules and evaluates them without errors', async () => {
     await waitFor('the rule groups to be evaluated', 10_000, async () => {
       const response = await fetch(`${prometheusUrl}/api/v1/rules`);
-      const body = (await response.json()) as { data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string; lastError?: string }> }> } };
+      const body = (await response.json()) as {
+        data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string; lastError?: string }> }> };
+      };
       const rules = body.data.groups.flatMap((group) => group.rules);
       const failing = rules.filter((rule) => rule.health === 'err');
       assert.deepEqual(failing, [], 'no rule fails to evaluate');
       return rules.length >= 10 && rules.every((rule) => rule.health === 'ok');
     });
-    await waitFor('a recorded request rate', 10_000, async () => (await query('huber:http_requests:rate5m{job="huber-keypoints"}')).length > 0);
+    await waitFor(
+      'a recorded request rate',
+      10_000,
+      async () => (await query('huber:http_requests:rate5m{job="huber-keypoints"}')).length > 0,
+    );
   });
 });

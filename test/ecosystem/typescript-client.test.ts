@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { clientSchemaPath, renderClientSchema } from '../../clients/typescript/generate.js';
-import { createHuberKeypointsClient, predictFormData, type HuberKeypointsClient, type PredictResponse } from '../../clients/typescript/index.js';
+import {
+  createHuberKeypointsClient,
+  predictFormData,
+  type HuberKeypointsClient,
+  type PredictResponse,
+} from '../../clients/typescript/index.js';
 import { dotImage } from '../helpers/images.js';
 import { startService, type RunningService } from '../helpers/service.js';
 

@@ -33,7 +33,11 @@ describe('fuzzing the predict route with random bytes, bodies, boxes, options an
   afterAll(async () => service.close());
 
   async function send(body: string | FormData | Uint8Array, headers: Record<string, string>, model = 'dots'): Promise<Sent> {
-    const response = await fetch(`${service.url}/v1/models/${encodeURIComponent(model)}/predict`, { method: 'POST', headers, body });
+    const response = await fetch(`${service.url}/v1/models/${encodeURIComponent(model)}/predict`, {
+      method: 'POST',
+      headers,
+      body,
+    });
     const result = {
       status: response.status,
       type: response.headers.get('content-type') ?? '',
@@ -98,7 +102,9 @@ describe('fuzzing the predict route with random bytes, bodies, boxes, options an
       fc.string({ maxLength: 200 }),
     );
     await fc.assert(
-      fc.asyncProperty(document, async (text) => check(await send(text, { 'content-type': 'application/json' }), `body ${text.slice(0, 120)}`)),
+      fc.asyncProperty(document, async (text) =>
+        check(await send(text, { 'content-type': 'application/json' }), `body ${text.slice(0, 120)}`),
+      ),
       { numRuns: 100 },
     );
   });
@@ -107,13 +113,35 @@ describe('fuzzing the predict route with random bytes, bodies, boxes, options an
   const numberLiteral = fc.oneof(
     fc.integer({ min: -1000, max: 1000 }).map(String),
     fc.double({ noNaN: true, noDefaultInfinity: true }).map((value) => JSON.stringify(value)),
-    fc.constantFrom('1e400', '-1e400', '-0', '0', '1e308', '"NaN"', '"Infinity"', '"-1"', '"12"', 'null', 'true', '[]', '{}', '9007199254740993'),
+    fc.constantFrom(
+      '1e400',
+      '-1e400',
+      '-0',
+      '0',
+      '1e308',
+      '"NaN"',
+      '"Infinity"',
+      '"-1"',
+      '"12"',
+      'null',
+      'true',
+      '[]',
+      '{}',
+      '9007199254740993',
+    ),
   );
   const boxLiteral = fc.oneof(
-    fc.record({ x: numberLiteral, y: numberLiteral, width: numberLiteral, height: numberLiteral }).map(
-      (box) => `{"x":${box.x},"y":${box.y},"width":${box.width},"height":${box.height}}`,
-    ),
-    fc.record({ x: fc.integer({ min: -50, max: 200 }), y: fc.integer({ min: -50, max: 150 }), width: fc.integer({ min: -5, max: 300 }), height: fc.integer({ min: -5, max: 300 }) }).map((box) => JSON.stringify(box)),
+    fc
+      .record({ x: numberLiteral, y: numberLiteral, width: numberLiteral, height: numberLiteral })
+      .map((box) => `{"x":${box.x},"y":${box.y},"width":${box.width},"height":${box.height}}`),
+    fc
+      .record({
+        x: fc.integer({ min: -50, max: 200 }),
+        y: fc.integer({ min: -50, max: 150 }),
+        width: fc.integer({ min: -5, max: 300 }),
+        height: fc.integer({ min: -5, max: 300 }),
+      })
+      .map((box) => JSON.stringify(box)),
     fc.json({ maxDepth: 2 }),
   );
 
@@ -122,7 +150,9 @@ describe('fuzzing the predict route with random bytes, bodies, boxes, options an
       fc.asyncProperty(fc.array(boxLiteral, { maxLength: 24 }), fc.boolean(), async (boxes, asJson) => {
         const list = `[${boxes.join(',')}]`;
         const sent = asJson
-          ? await send(`{"image":"${png.toString('base64')}","boxes":${list},"tta":false}`, { 'content-type': 'application/json' })
+          ? await send(`{"image":"${png.toString('base64')}","boxes":${list},"tta":false}`, {
+              'content-type': 'application/json',
+            })
           : await send(multipart(png, { boxes: list, tta: 'false' }), {});
         check(sent, `boxes ${list.slice(0, 200)}`);
       }),
@@ -131,13 +161,37 @@ describe('fuzzing the predict route with random bytes, bodies, boxes, options an
   });
 
   test('random option values, deadline headers, content types and model names', async () => {
-    const option = fc.oneof(fc.boolean(), fc.double(), fc.string({ maxLength: 12 }), fc.constantFrom('ml', 'mean', 'true', '0.5', '1', '-0', 'NaN'), fc.constant(null));
+    const option = fc.oneof(
+      fc.boolean(),
+      fc.double(),
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('ml', 'mean', 'true', '0.5', '1', '-0', 'NaN'),
+      fc.constant(null),
+    );
     const contentType = fc.oneof(
-      fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/JSON', 'multipart/form-data', 'text/plain', 'image/png', 'application/octet-stream', '', '*/*', 'application/json; charset=utf-16'),
+      fc.constantFrom(
+        'application/json',
+        'application/json; charset=utf-8',
+        'application/JSON',
+        'multipart/form-data',
+        'text/plain',
+        'image/png',
+        'application/octet-stream',
+        '',
+        '*/*',
+        'application/json; charset=utf-16',
+      ),
       fc.string({ maxLength: 40 }).filter((value) => /^[\x21-\x7e ]*$/.test(value)),
     );
-    const deadline = fc.option(fc.oneof(fc.integer({ min: -5, max: 100_000 }).map(String), fc.constantFrom('abc', '1e9', '0', '', '1.5')), { nil: undefined });
-    const model = fc.oneof(fc.constant('dots'), fc.constantFrom('../dots', '..%2Fdots', 'dots/../dots', '%00', 'DOTS'), fc.string({ minLength: 1, maxLength: 20 }));
+    const deadline = fc.option(
+      fc.oneof(fc.integer({ min: -5, max: 100_000 }).map(String), fc.constantFrom('abc', '1e9', '0', '', '1.5')),
+      { nil: undefined },
+    );
+    const model = fc.oneof(
+      fc.constant('dots'),
+      fc.constantFrom('../dots', '..%2Fdots', 'dots/../dots', '%00', 'DOTS'),
+      fc.string({ minLength: 1, maxLength: 20 }),
+    );
     await fc.assert(
       fc.asyncProperty(
         fc.record({ tta: option, fusion: option, level: option, includeViews: option }, { requiredKeys: [] }),
@@ -156,7 +210,10 @@ describe('fuzzing the predict route with random bytes, bodies, boxes, options an
             const fields = Object.fromEntries(Object.entries(options).map(([key, value]) => [key, String(value)]));
             sent = await send(multipart(png, fields), headers, modelName);
           }
-          check(sent, `options ${JSON.stringify(options)} type ${JSON.stringify(type)} deadline ${deadlineMs} model ${JSON.stringify(modelName)}`);
+          check(
+            sent,
+            `options ${JSON.stringify(options)} type ${JSON.stringify(type)} deadline ${deadlineMs} model ${JSON.stringify(modelName)}`,
+          );
         },
       ),
       { numRuns: 100 },
@@ -177,8 +234,14 @@ describe('fuzzing the predict route with random bytes, bodies, boxes, options an
     const [leftDot, rightDot] = ((await response.json()) as any).instances[0].keypoints;
     assert.ok(Math.hypot(leftDot.x - left.x, leftDot.y - left.y) <= 0.5, JSON.stringify(leftDot));
     assert.ok(Math.hypot(rightDot.x - right.x, rightDot.y - right.y) <= 0.5, JSON.stringify(rightDot));
-    const seen = [...statuses.entries()].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(' ');
+    const seen = [...statuses.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([status, count]) => `${status}×${count}`)
+      .join(' ');
     t.diagnostic(`statuses seen: ${seen}`);
-    assert.ok(statuses.get(200)! > 0 && [...statuses.keys()].some((status) => status >= 400), `both answers and refusals: ${seen}`);
+    assert.ok(
+      statuses.get(200)! > 0 && [...statuses.keys()].some((status) => status >= 400),
+      `both answers and refusals: ${seen}`,
+    );
   });
 });

@@ -31,7 +31,11 @@ describe('every supported format through the dots model: both dots within 0.5 px
   async function predict(bytes: Buffer, as: 'json' | 'multipart') {
     const url = `${service.url}/v1/models/dots/predict`;
     if (as === 'json') {
-      return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: bytes.toString('base64'), tta: false }) });
+      return fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ image: bytes.toString('base64'), tta: false }),
+      });
     }
     const form = new FormData();
     form.append('image', new Blob([bytes]), 'image');
@@ -47,7 +51,10 @@ describe('every supported format through the dots model: both dots within 0.5 px
     const found = body.instances[0].keypoints as Array<{ x: number; y: number }>;
     expected.forEach((dot, index) => {
       const error = Math.hypot(found[index]!.x - dot.x, found[index]!.y - dot.y);
-      assert.ok(error <= 0.5, `keypoint ${index} at (${found[index]!.x}, ${found[index]!.y}), expected (${dot.x}, ${dot.y}): ${error.toFixed(3)} px off`);
+      assert.ok(
+        error <= 0.5,
+        `keypoint ${index} at (${found[index]!.x}, ${found[index]!.y}), expected (${dot.x}, ${dot.y}): ${error.toFixed(3)} px off`,
+      );
     });
   }
 
@@ -75,12 +82,25 @@ describe('every supported format through the dots model: both dots within 0.5 px
 
   for (const format of ['gif', 'webp', 'tiff'] as const) {
     test(`animated or multi-page ${format}: the first frame is the image`, async () => {
-      const moved: [Dot, Dot] = [{ ...left, x: left.x - 20, y: left.y + 15 }, { ...right, x: right.x + 15, y: right.y - 20 }];
+      const moved: [Dot, Dot] = [
+        { ...left, x: left.x - 20, y: left.y + 15 },
+        { ...right, x: right.x + 15, y: right.y - 20 },
+      ];
       const frames = await Promise.all(
-        [[left, right], moved].map((dots) => sharp(dotPixels(W, H, dots), { raw: { width: W, height: H, channels: 3 } }).png().toBuffer()),
+        [[left, right], moved].map((dots) =>
+          sharp(dotPixels(W, H, dots), { raw: { width: W, height: H, channels: 3 } })
+            .png()
+            .toBuffer(),
+        ),
       );
       const joined = sharp(frames, { join: { animated: true } });
-      const bytes = await (format === 'gif' ? joined.gif({ dither: 0 }) : format === 'webp' ? joined.webp({ lossless: true }) : joined.tiff({ compression: 'lzw' })).toBuffer();
+      const bytes = await (
+        format === 'gif'
+          ? joined.gif({ dither: 0 })
+          : format === 'webp'
+            ? joined.webp({ lossless: true })
+            : joined.tiff({ compression: 'lzw' })
+      ).toBuffer();
       assert.equal((await sharp(bytes).metadata()).pages, 2, 'test setup: two frames');
       await expectDots(bytes, 'multipart');
     });
@@ -101,7 +121,8 @@ describe('hostile images and bodies over HTTP', () => {
     assert.match(JSON.parse(text).detail, detail);
   }
   const url = () => `${service.url}/v1/models/dots/predict`;
-  const json = (body: unknown) => fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (body: unknown) =>
+    fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const multipart = (bytes: Buffer) => {
     const form = new FormData();
     form.append('image', new Blob([bytes]), 'image.png');
@@ -112,7 +133,11 @@ describe('hostile images and bodies over HTTP', () => {
     const bomb = pngClaiming(50_000, 50_000);
     const before = process.memoryUsage.rss();
     for (let round = 0; round < 10; round++) {
-      await expectProblem(await json({ image: bomb.toString('base64') }), 413, /50000×50000 = 2500000000 pixels, over the limit of 40000000/);
+      await expectProblem(
+        await json({ image: bomb.toString('base64') }),
+        413,
+        /50000×50000 = 2500000000 pixels, over the limit of 40000000/,
+      );
       await expectProblem(await multipart(bomb), 413, /50000×50000/);
     }
     const grown = process.memoryUsage.rss() - before;
@@ -136,7 +161,11 @@ describe('hostile images and bodies over HTTP', () => {
 
   test('a box too large for the crop geometry (found by the fuzz test, was a 500): 422 naming the box', async () => {
     const png = encodePng(W, H, 'grey', 8, grey);
-    await expectProblem(await json({ image: png.toString('base64'), boxes: [{ x: 0, y: 0, width: 1e308, height: 2 }] }), 422, /boxes\[0\].*beyond/);
+    await expectProblem(
+      await json({ image: png.toString('base64'), boxes: [{ x: 0, y: 0, width: 1e308, height: 2 }] }),
+      422,
+      /boxes\[0\].*beyond/,
+    );
     const form = new FormData();
     form.append('image', new Blob([png]), 'image.png');
     form.append('boxes', '[{"x":null,"y":"-1","width":1e308,"height":2}]');
@@ -147,12 +176,22 @@ describe('hostile images and bodies over HTTP', () => {
 
   test('wrong content types: 415 problem, or 400 where the type is right but the body is not', async () => {
     const png = encodePng(W, H, 'grey', 8, grey);
-    for (const type of ['image/png', 'application/octet-stream', 'text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
+    for (const type of [
+      'image/png',
+      'application/octet-stream',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/xml',
+    ]) {
       const response = await fetch(url(), { method: 'POST', headers: { 'content-type': type }, body: png });
       await expectProblem(response, 415, /.+/);
     }
     // Declared JSON that is an image, and multipart with no boundary.
-    await expectProblem(await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: png }), 400, /.+/);
+    await expectProblem(
+      await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: png }),
+      400,
+      /.+/,
+    );
     const noBoundary = await fetch(url(), { method: 'POST', headers: { 'content-type': 'multipart/form-data' }, body: 'x' });
     await expectProblem(noBoundary, 400, /multipart body could not be read: .*Boundary not found/);
     const cutOff = await fetch(url(), {

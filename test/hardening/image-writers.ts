@@ -29,9 +29,16 @@ function ihdr(width: number, height: number, bitDepth: 8 | 16, colour: PngColour
 const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** `samples` row-major, interleaved channels, each 0–255 (depth 8) or 0–65535 (depth 16). */
-export function encodePng(width: number, height: number, colour: PngColourType, bitDepth: 8 | 16, samples: ArrayLike<number>): Buffer {
+export function encodePng(
+  width: number,
+  height: number,
+  colour: PngColourType,
+  bitDepth: 8 | 16,
+  samples: ArrayLike<number>,
+): Buffer {
   const channels = pngChannels[colour];
-  if (samples.length !== width * height * channels) throw new Error(`expected ${width * height * channels} samples, got ${samples.length}`);
+  if (samples.length !== width * height * channels)
+    throw new Error(`expected ${width * height * channels} samples, got ${samples.length}`);
   const bytesPerSample = bitDepth / 8;
   const rowBytes = 1 + width * channels * bytesPerSample;
   const raw = Buffer.alloc(rowBytes * height);
@@ -44,7 +51,12 @@ export function encodePng(width: number, height: number, colour: PngColourType, 
       else raw[at] = value;
     }
   }
-  return Buffer.concat([signature, ihdr(width, height, bitDepth, colour), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    signature,
+    ihdr(width, height, bitDepth, colour),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /**

@@ -37,12 +37,36 @@ const DOTS_EPSILON = 1e-9;
 
 /** Landmark normalization used by the `dots-nu` fixture (differs per keypoint on purpose). */
 export const DOTS_NU_NORMALIZATION: readonly { mean: Vec2; whitening: Mat2 }[] = [
-  { mean: [16, 32], whitening: [[0.5, 0.1], [0.1, 0.25]] },
-  { mean: [48, 30], whitening: [[0.25, -0.05], [-0.05, 0.4]] },
+  {
+    mean: [16, 32],
+    whitening: [
+      [0.5, 0.1],
+      [0.1, 0.25],
+    ],
+  },
+  {
+    mean: [48, 30],
+    whitening: [
+      [0.25, -0.05],
+      [-0.05, 0.4],
+    ],
+  },
 ];
 const IDENTITY_NORMALIZATION: readonly { mean: Vec2; whitening: Mat2 }[] = [
-  { mean: [0, 0], whitening: [[1, 0], [0, 1]] },
-  { mean: [0, 0], whitening: [[1, 0], [0, 1]] },
+  {
+    mean: [0, 0],
+    whitening: [
+      [1, 0],
+      [0, 1],
+    ],
+  },
+  {
+    mean: [0, 0],
+    whitening: [
+      [1, 0],
+      [0, 1],
+    ],
+  },
 ];
 
 export interface DotsModelOptions {
@@ -90,8 +114,20 @@ export function buildDotsModel(options: DotsModelOptions = {}): Buffer {
   // numerator [N,4] = (ΣxL, ΣyL, ΣxR, ΣyR) + ε·centre, denominator = (mL, mL, mR, mR) + ε
   const pNum = new Float32Array(6 * 4);
   const pDen = new Float32Array(6 * 4);
-  for (const [slot, row] of [[0, 1], [1, 2], [2, 4], [3, 5]] as const) pNum[row * 4 + slot] = 1;
-  for (const [slot, row] of [[0, 0], [1, 0], [2, 3], [3, 3]] as const) pDen[row * 4 + slot] = 1;
+  for (const [slot, row] of [
+    [0, 1],
+    [1, 2],
+    [2, 4],
+    [3, 5],
+  ] as const)
+    pNum[row * 4 + slot] = 1;
+  for (const [slot, row] of [
+    [0, 0],
+    [1, 0],
+    [2, 3],
+    [3, 3],
+  ] as const)
+    pDen[row * 4 + slot] = 1;
   const centre = Float32Array.from([half / 2, S / 2, half + half / 2, S / 2], (v) => v * DOTS_EPSILON);
   const num = g.op('Gemm', [flat, g.addInitializer('select.num', pNum, [6, 4]), g.addInitializer('eps.num', centre, [4])]);
   const den = g.op('Gemm', [
@@ -115,7 +151,12 @@ export function buildDotsModel(options: DotsModelOptions = {}): Buffer {
     C[5 * k + 3] = DOTS_B_RAW[1];
     C[5 * k + 4] = DOTS_B_RAW[2];
   }
-  g.op('Gemm', [centroid, g.addInitializer('head.weight', W, [4, 10]), g.addInitializer('head.bias', C, [10])], undefined, 'output');
+  g.op(
+    'Gemm',
+    [centroid, g.addInitializer('head.weight', W, [4, 10]), g.addInitializer('head.bias', C, [10])],
+    undefined,
+    'output',
+  );
   g.addOutput('output', ['N', 10]);
   return g.toBuffer();
 }
@@ -180,7 +221,7 @@ export function resnet18TinyManifest(inputSize = 224): ModelManifestJson {
   return {
     name: 'resnet18-huber-tiny',
     version: '1',
-    description: 'Test fixture: ResNet-18 trunk with the default model\'s head and WFLW manifest; seeded, untrained.',
+    description: "Test fixture: ResNet-18 trunk with the default model's head and WFLW manifest; seeded, untrained.",
     trained: false,
     file: 'model.onnx',
     input: { name: 'input', size: inputSize, mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] },
@@ -272,7 +313,14 @@ export async function writeBrokenModel(dir: string, kind: BrokenModelKind): Prom
     case 'missing-onnx':
       return writeModelFolder(dir, manifest, null);
     case 'wrong-output-width':
-      manifest.keypoints.push({ name: 'extra_dot', mean: [0, 0], whitening: [[1, 0], [0, 1]] });
+      manifest.keypoints.push({
+        name: 'extra_dot',
+        mean: [0, 0],
+        whitening: [
+          [1, 0],
+          [0, 1],
+        ],
+      });
       return writeModelFolder(dir, manifest, onnx);
     case 'wrong-input-name':
       manifest.input.name = 'image';

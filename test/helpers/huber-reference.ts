@@ -40,7 +40,11 @@ export class RadialSampler {
   private readonly radii: Float64Array;
   private readonly cdf: Float64Array;
 
-  constructor(readonly d: number, readonly delta: number, points = 6000) {
+  constructor(
+    readonly d: number,
+    readonly delta: number,
+    points = 6000,
+  ) {
     const cutoff = referenceCutoff(d - 1, delta);
     // Grid dense near the body of the distribution, where the inverse is evaluated most.
     this.radii = new Float64Array(points + 1);

@@ -13,7 +13,10 @@ const WGK = [
   0.140653259715525918745189590510238, 0.16900472663926790282658342659855, 0.190350578064785409913256402421014,
   0.204432940075298892414161999234649, 0.209482141084727828012999174891714,
 ];
-const WG = [0.129484966168869693270611432679082, 0.27970539148927666790146777142378, 0.381830050505118944950369775488975, 0.417959183673469387755102040816327];
+const WG = [
+  0.129484966168869693270611432679082, 0.27970539148927666790146777142378, 0.381830050505118944950369775488975,
+  0.417959183673469387755102040816327,
+];
 
 function gk15(f: (x: number) => number, a: number, b: number): { value: number; error: number } {
   const center = 0.5 * (a + b);
@@ -38,7 +41,11 @@ export function integrate(f: (x: number) => number, a: number, b: number, relTol
     const right = gk15(f, mid, hi);
     const value = left.value + right.value;
     const error = left.error + right.error;
-    if (depth >= 40 || error <= Math.max(absTol, relTol * Math.abs(value)) || Math.abs(value - whole.value) <= 1e-16 * Math.abs(value)) {
+    if (
+      depth >= 40 ||
+      error <= Math.max(absTol, relTol * Math.abs(value)) ||
+      Math.abs(value - whole.value) <= 1e-16 * Math.abs(value)
+    ) {
       return value;
     }
     return recurse(lo, mid, depth + 1, left) + recurse(mid, hi, depth + 1, right);
@@ -48,7 +55,16 @@ export function integrate(f: (x: number) => number, a: number, b: number, relTol
 
 /** Adaptive Simpson, used as a second, structurally different integrator for spot checks. */
 export function simpson(f: (x: number) => number, a: number, b: number, tol = 1e-12): number {
-  const step = (lo: number, hi: number, flo: number, fmid: number, fhi: number, whole: number, eps: number, depth: number): number => {
+  const step = (
+    lo: number,
+    hi: number,
+    flo: number,
+    fmid: number,
+    fhi: number,
+    whole: number,
+    eps: number,
+    depth: number,
+  ): number => {
     const mid = 0.5 * (lo + hi);
     const lm = 0.5 * (lo + mid);
     const rm = 0.5 * (mid + hi);

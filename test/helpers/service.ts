@@ -49,6 +49,10 @@ export async function startService(
 }
 
 export async function postJson(url: string, body: unknown): Promise<{ status: number; type: string; body: any }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, type: response.headers.get('content-type') ?? '', body: await response.json() };
 }

@@ -80,9 +80,19 @@ describe('decode', () => {
           }
         }
         const { values } = symmetricEigen(b, d);
-        assertClose(values.reduce((s, v) => s + v * v, 0), rawNorm, { rel: 1e-12 }, 'isometry');
+        assertClose(
+          values.reduce((s, v) => s + v * v, 0),
+          rawNorm,
+          { rel: 1e-12 },
+          'isometry',
+        );
         const expected = Array.from(values, (v) => remapEigenvalue(v, NU.theta, NU.eigenvalueOffset));
-        assertAllClose(symmetricEigen(dist.sqrtPrecision, d).values, expected, { abs: 1e-13 * Math.max(...expected) }, 'spectrum of A');
+        assertAllClose(
+          symmetricEigen(dist.sqrtPrecision, d).values,
+          expected,
+          { abs: 1e-13 * Math.max(...expected) },
+          'spectrum of A',
+        );
         assertAllClose(multiply(dist.sqrtPrecision, b, d), multiply(b, dist.sqrtPrecision, d), { abs: 1e-9 }, 'A·B = B·A');
       }
     }
@@ -95,7 +105,8 @@ describe('decode', () => {
         // Spread 6 keeps cond(Λ) moderate, so the products below are accurate to rounding.
         const raw = randomRaw(1000 * d + seed, d, 6);
         const dist = decode(raw, 0, d, NU);
-        for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) assert.equal(dist.sqrtPrecision[i * d + j], dist.sqrtPrecision[j * d + i]);
+        for (let i = 0; i < d; i++)
+          for (let j = 0; j < d; j++) assert.equal(dist.sqrtPrecision[i * d + j], dist.sqrtPrecision[j * d + i]);
         cholesky(dist.sqrtPrecision, d, 'A');
         assertAllClose(multiply(dist.sqrtPrecision, dist.sqrtPrecision, d), dist.precision, { rel: 1e-12, abs: 1e-10 });
         const product = multiply(dist.covariance, dist.precision, d);
@@ -113,8 +124,14 @@ describe('decode', () => {
 
   it('closed-form d = 2 equals the general solver, including repeated eigenvalues', () => {
     const rng = createRng(5);
-    const cases: number[][] = [[0.3, -0.2, 4, 0, 4], [1, 2, 0, 0, 0], [1, 2, -30, 1e-13, -30], [5, 5, 1e9, -3e9, 2e9]];
-    for (let i = 0; i < 300; i++) cases.push([rng.normal() * 5, rng.normal() * 5, rng.normal() * 30, rng.normal() * 30, rng.normal() * 30]);
+    const cases: number[][] = [
+      [0.3, -0.2, 4, 0, 4],
+      [1, 2, 0, 0, 0],
+      [1, 2, -30, 1e-13, -30],
+      [5, 5, 1e9, -3e9, 2e9],
+    ];
+    for (let i = 0; i < 300; i++)
+      cases.push([rng.normal() * 5, rng.normal() * 5, rng.normal() * 30, rng.normal() * 30, rng.normal() * 30]);
     for (const raw of cases) {
       for (const params of [NU, MU, { ...NU, delta: 0.3, theta: 2.5, eigenvalueOffset: 3 }]) {
         const general = decode(raw, 0, 2, params);

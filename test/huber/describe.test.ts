@@ -36,7 +36,10 @@ describe('ellipse', () => {
     const e = ellipse(sigma, 0.5, 0.8);
     const r = radialQuantile(2, 0.5, 0.8);
     const a = (e.angle * Math.PI) / 180;
-    for (const [len, dir] of [[e.semiMajor, a], [e.semiMinor, a + Math.PI / 2]] as const) {
+    for (const [len, dir] of [
+      [e.semiMajor, a],
+      [e.semiMinor, a + Math.PI / 2],
+    ] as const) {
       const x = len * Math.cos(dir);
       const y = len * Math.sin(dir);
       assertClose(Math.sqrt(x * x * inv[0] + 2 * x * y * inv[1] + y * y * inv[3]), r, { rel: 1e-12 });

@@ -17,7 +17,14 @@ import { integrate } from '../helpers/integrate.js';
 import { createRng } from '../helpers/prng.js';
 
 /** |estimate − truth| ≤ z standard errors for every entry of a sample covariance (errors from the samples). */
-function assertCovarianceWithin(samples: Float64Array, d: number, mean: ArrayLike<number>, truth: ArrayLike<number>, z: number, message: string): void {
+function assertCovarianceWithin(
+  samples: Float64Array,
+  d: number,
+  mean: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  z: number,
+  message: string,
+): void {
   const count = samples.length / d;
   const estimate = sampleCovariance(samples, d, mean);
   for (let i = 0; i < d; i++) {
@@ -84,7 +91,8 @@ describe('sampling agrees with κΛ⁻¹ and r_p', () => {
         for (let s = 0; s < count; s++) {
           let q = 0;
           for (let i = 0; i < d; i++) {
-            for (let j = 0; j < d; j++) q += (samples[s * d + i] - dist.mean[i]) * dist.precision[i * d + j] * (samples[s * d + j] - dist.mean[j]);
+            for (let j = 0; j < d; j++)
+              q += (samples[s * d + i] - dist.mean[i]) * dist.precision[i * d + j] * (samples[s * d + j] - dist.mean[j]);
           }
           if (q <= r * r) inside++;
         }
@@ -98,31 +106,41 @@ describe('pushForward and mirror', () => {
   it('pushing through M then M⁻¹ returns the distribution (d = 2, 3)', () => {
     const rng = createRng(77);
     for (const d of [2, 3]) {
-      const dist = decode(Array.from({ length: d + (d * (d + 1)) / 2 }, () => rng.normal() * 3), 0, d, {
-        delta: 1.5,
-        theta: 1,
-        eigenvalueOffset: 4,
-        parameterization: 'nu',
-      });
+      const dist = decode(
+        Array.from({ length: d + (d * (d + 1)) / 2 }, () => rng.normal() * 3),
+        0,
+        d,
+        {
+          delta: 1.5,
+          theta: 1,
+          eigenvalueOffset: 4,
+          parameterization: 'nu',
+        },
+      );
       const m = Float64Array.from({ length: d * d }, () => rng.normal());
       const t = Float64Array.from({ length: d }, () => rng.normal() * 50);
       const moved = pushForward(dist, m, t);
       const inverse = invertGeneral(m, d);
-      const back = pushForward(moved, inverse, Float64Array.from({ length: d }, (_, i) => {
-        let s = 0;
-        for (let k = 0; k < d; k++) s -= inverse[i * d + k] * t[k];
-        return s;
-      }));
+      const back = pushForward(
+        moved,
+        inverse,
+        Float64Array.from({ length: d }, (_, i) => {
+          let s = 0;
+          for (let k = 0; k < d; k++) s -= inverse[i * d + k] * t[k];
+          return s;
+        }),
+      );
       assertAllClose(back.mean, dist.mean, { abs: 1e-9 });
       assertAllClose(back.precision, dist.precision, { rel: 1e-9, abs: 1e-9 * Math.max(...dist.precision) });
       assertAllClose(back.covariance, dist.covariance, { rel: 1e-9, abs: 1e-9 * Math.max(...dist.covariance) });
       const { kappa } = huberConstants(d, 1.5);
       const product = multiply(moved.covariance, moved.precision, d);
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) assertClose(product[i * d + j], i === j ? kappa : 0, { abs: 1e-9 * kappa });
+      for (let i = 0; i < d; i++)
+        for (let j = 0; j < d; j++) assertClose(product[i * d + j], i === j ? kappa : 0, { abs: 1e-9 * kappa });
     }
   });
 
-  it('sampling before and after the map agrees with Σ\' = MΣMᵀ', () => {
+  it("sampling before and after the map agrees with Σ' = MΣMᵀ", () => {
     const dist = decode([1, 2, 0.5, -1, 2], 0, 2, { delta: 0.7, theta: 1, eigenvalueOffset: 2, parameterization: 'nu' });
     const m = [3, -1, 0.5, 2];
     const t = [100, -40];
@@ -133,7 +151,11 @@ describe('pushForward and mirror', () => {
       mapped[2 * s] = m[0] * samples[2 * s] + m[1] * samples[2 * s + 1] + t[0];
       mapped[2 * s + 1] = m[2] * samples[2 * s] + m[3] * samples[2 * s + 1] + t[1];
     }
-    assertAllClose(moved.mean, [m[0] * dist.mean[0] + m[1] * dist.mean[1] + t[0], m[2] * dist.mean[0] + m[3] * dist.mean[1] + t[1]], { abs: 1e-12 });
+    assertAllClose(
+      moved.mean,
+      [m[0] * dist.mean[0] + m[1] * dist.mean[1] + t[0], m[2] * dist.mean[0] + m[3] * dist.mean[1] + t[1]],
+      { abs: 1e-12 },
+    );
     assertCovarianceWithin(mapped, 2, moved.mean, moved.covariance, 5, 'mapped samples');
     assertAllClose(moved.covariance, multiply(multiply(m, dist.covariance, 2), transpose(m, 2), 2), { rel: 1e-12, abs: 1e-15 });
   });

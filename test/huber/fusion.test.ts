@@ -21,7 +21,10 @@ import { createRng, type Rng } from '../helpers/prng.js';
 const PARAMS = { delta: 1, theta: 1, eigenvalueOffset: 3, parameterization: 'nu' as const };
 
 function randomView(rng: Rng, delta: number, center: [number, number], spread: number): HuberDistribution {
-  const base = decodePlanar([rng.normal(), rng.normal(), rng.normal() * 2, rng.normal() * 2, rng.normal() * 2], 0, { ...PARAMS, delta });
+  const base = decodePlanar([rng.normal(), rng.normal(), rng.normal() * 2, rng.normal() * 2, rng.normal() * 2], 0, {
+    ...PARAMS,
+    delta,
+  });
   const scale = 1 + 4 * rng.uniform();
   return pushForward(base, [scale, 0, 0, scale], [center[0] + rng.normal() * spread, center[1] + rng.normal() * spread]);
 }
@@ -55,7 +58,16 @@ function bruteForce(views: HuberDistribution[]): { x: number; y: number; cost: n
     }
   }
   let step = Math.max(x1 - x0, y1 - y0) / n;
-  const directions = [[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1]];
+  const directions = [
+    [1, 0],
+    [-1, 0],
+    [0, 1],
+    [0, -1],
+    [1, 1],
+    [1, -1],
+    [-1, 1],
+    [-1, -1],
+  ];
   while (step > 1e-10) {
     let improved = false;
     for (const [dx, dy] of directions) {
@@ -99,7 +111,12 @@ describe('fuseMl', () => {
       const result = fuseMl(views, { tolerance: 1e-12, maxIterations: 10_000 });
       assert.ok(result.converged, `trial ${trial} converged`);
       const brute = bruteForce(views);
-      assertClose(referenceCost(views, result.point[0], result.point[1]), brute.cost, { rel: 1e-9, abs: 1e-12 }, `trial ${trial} cost`);
+      assertClose(
+        referenceCost(views, result.point[0], result.point[1]),
+        brute.cost,
+        { rel: 1e-9, abs: 1e-12 },
+        `trial ${trial} cost`,
+      );
       assert.ok(result.cost <= brute.cost + 1e-9 * (1 + brute.cost));
       assertClose(result.cost, referenceCost(views, result.point[0], result.point[1]), { rel: 1e-12 });
       // Strictly convex near the optimum when one view is inside its quadratic zone: the points agree too.
@@ -140,8 +157,16 @@ describe('fuseMl', () => {
     // Captured from the benchmark: both views sit beyond δ of the optimum on opposite sides, the cost is
     // almost flat along the segment between them, and plain MM needs thousands of tiny zig-zag steps.
     const views = [
-      createDistribution([593.4328929578742, 445.1614864218643], [0.537280570666647, 0.009566371418765287, 0.009566371418765287, 0.5339635934111213], 1),
-      createDistribution([593.101799895548, 449.0529192946937], [0.5157436675876192, -0.00767693308323019, -0.00767693308323019, 0.5351385414952771], 1),
+      createDistribution(
+        [593.4328929578742, 445.1614864218643],
+        [0.537280570666647, 0.009566371418765287, 0.009566371418765287, 0.5339635934111213],
+        1,
+      ),
+      createDistribution(
+        [593.101799895548, 449.0529192946937],
+        [0.5157436675876192, -0.00767693308323019, -0.00767693308323019, 0.5351385414952771],
+        1,
+      ),
     ];
     const result = fuseMl(views, { tolerance: 1e-9 });
     assert.ok(result.converged && result.iterations <= 20, `${result.iterations} iterations`);
@@ -150,7 +175,11 @@ describe('fuseMl', () => {
   });
 
   it('reports an unconverged result at the iteration cap', () => {
-    const views = [createDistribution([0, 0], [1, 0, 0, 1], 0.1), createDistribution([10, 3], [4, 1, 1, 1], 0.1), createDistribution([-5, 8], [1, 0, 0, 9], 0.1)];
+    const views = [
+      createDistribution([0, 0], [1, 0, 0, 1], 0.1),
+      createDistribution([10, 3], [4, 1, 1, 1], 0.1),
+      createDistribution([-5, 8], [1, 0, 0, 9], 0.1),
+    ];
     const capped = fuseMl(views, { maxIterations: 2, tolerance: 1e-12 });
     assert.deepEqual([capped.iterations, capped.converged], [2, false]);
     const full = fuseMl(views, { maxIterations: 10_000, tolerance: 1e-9 });

@@ -97,7 +97,13 @@ describe('symmetricEigen (Jacobi)', () => {
 describe('eigenSymmetric2x2 (closed form)', () => {
   it('equals the Jacobi solver, including repeated eigenvalues', () => {
     const rng = createRng(13);
-    const cases: [number, number, number][] = [[1, 0, 1], [3, 0, 3], [2, 1e-14, 2], [1e20, 3, -1e20], [0, 5, 0]];
+    const cases: [number, number, number][] = [
+      [1, 0, 1],
+      [3, 0, 3],
+      [2, 1e-14, 2],
+      [1e20, 3, -1e20],
+      [0, 5, 0],
+    ];
     for (let i = 0; i < 200; i++) cases.push([rng.normal(), rng.normal(), rng.normal()]);
     for (const [a, b, c] of cases) {
       const e = eigenSymmetric2x2(a, b, c);
@@ -111,7 +117,11 @@ describe('eigenSymmetric2x2 (closed form)', () => {
         assertAllClose([e.p11, e.p12, e.p22], [v0 * v0, v0 * v1, v1 * v1], { abs: 1e-12 });
       }
       // The projector form reconstructs B whatever the multiplicity.
-      const rebuilt = [e.lambda2 + (e.lambda1 - e.lambda2) * e.p11, (e.lambda1 - e.lambda2) * e.p12, e.lambda2 + (e.lambda1 - e.lambda2) * e.p22];
+      const rebuilt = [
+        e.lambda2 + (e.lambda1 - e.lambda2) * e.p11,
+        (e.lambda1 - e.lambda2) * e.p12,
+        e.lambda2 + (e.lambda1 - e.lambda2) * e.p22,
+      ];
       assertAllClose(rebuilt, [a, b, c], { abs: 1e-14 * scale });
     }
   });
@@ -121,7 +131,10 @@ describe('cholesky and invertSpd', () => {
   it('invert random SPD matrices and reject indefinite ones', () => {
     const rng = createRng(14);
     for (let d = 1; d <= 4; d++) {
-      const spd = withSpectrum(rng, Array.from({ length: d }, () => 0.1 + rng.uniform() * 10));
+      const spd = withSpectrum(
+        rng,
+        Array.from({ length: d }, () => 0.1 + rng.uniform() * 10),
+      );
       const inverse = invertSpd(spd, d);
       const identity = new Float64Array(d * d);
       for (let i = 0; i < d; i++) identity[i * d + i] = 1;

@@ -18,7 +18,13 @@ import { createRng } from '../helpers/prng.js';
 
 const PARAMS: DistributionParams = { delta: 1, theta: 1, eigenvalueOffset: 25.5, parameterization: 'nu' };
 const SIZE = 224;
-const IDENTITY_NORMALIZATION: KeypointNormalization = { mean: [0, 0], whitening: [[1, 0], [0, 1]] };
+const IDENTITY_NORMALIZATION: KeypointNormalization = {
+  mean: [0, 0],
+  whitening: [
+    [1, 0],
+    [0, 1],
+  ],
+};
 
 function randomRaw(seed: number, count: number, offset = 0): Float32Array {
   const rng = createRng(seed);
@@ -32,7 +38,7 @@ function flat(m: [[number, number], [number, number]]): number[] {
 }
 
 describe('fuseKeypointViews', () => {
-  it('with one view returns that view\'s own distribution, no fusion', () => {
+  it("with one view returns that view's own distribution, no fusion", () => {
     const raw = randomRaw(1, 3);
     const affine = { m: [2, 0.1, -0.1, 2] as const, t: [10, 20] as const };
     const { keypoints, views } = fuseKeypointViews(
@@ -50,7 +56,10 @@ describe('fuseKeypointViews', () => {
       assertAllClose(flat(kp.covariance), expected.covariance, { rel: 1e-12 });
       assertClose(kp.rmse, Math.sqrt(expected.covariance[0] + expected.covariance[3]), { rel: 1e-12 });
       const e = ellipse(expected.covariance, 1, 0.95);
-      assertAllClose([kp.ellipse.semiMajor, kp.ellipse.semiMinor, kp.ellipse.angle], [e.semiMajor, e.semiMinor, e.angle], { rel: 1e-9, abs: 1e-9 });
+      assertAllClose([kp.ellipse.semiMajor, kp.ellipse.semiMinor, kp.ellipse.angle], [e.semiMajor, e.semiMinor, e.angle], {
+        rel: 1e-9,
+        abs: 1e-9,
+      });
     }
   });
 
@@ -59,7 +68,10 @@ describe('fuseKeypointViews', () => {
     const rng = createRng(2);
     const normalization: KeypointNormalization[] = Array.from({ length: count }, () => ({
       mean: [100 + rng.normal() * 20, 120 + rng.normal() * 20] as const,
-      whitening: [[0.05 + 0.01 * rng.uniform(), 0.004], [0.004, 0.04 + 0.01 * rng.uniform()]] as const,
+      whitening: [
+        [0.05 + 0.01 * rng.uniform(), 0.004],
+        [0.004, 0.04 + 0.01 * rng.uniform()],
+      ] as const,
     }));
     const offset = 7;
     const raw = randomRaw(3, 2 * count, offset);
@@ -72,7 +84,13 @@ describe('fuseKeypointViews', () => {
       { raw, offset: offset + 5 * count, inputToImage: mirrored, slotToKeypoint: flip },
     ];
     for (const fusion of ['ml', 'mean'] as const) {
-      const result = fuseKeypointViews(viewInputs, normalization, PARAMS, { fusion, level: 0.5, includeViews: true, tolerance: 1e-12, maxIterations: 100_000 });
+      const result = fuseKeypointViews(viewInputs, normalization, PARAMS, {
+        fusion,
+        level: 0.5,
+        includeViews: true,
+        tolerance: 1e-12,
+        maxIterations: 100_000,
+      });
       const perView = viewInputs.map((view) => {
         const out = new Array(count);
         for (let k = 0; k < count; k++) {
@@ -103,7 +121,7 @@ describe('fuseKeypointViews', () => {
     }
   });
 
-  it('un-mirrors an exactly mirrored view: the fused keypoint keeps the view\'s mean and width', () => {
+  it("un-mirrors an exactly mirrored view: the fused keypoint keeps the view's mean and width", () => {
     const count = 3;
     const raw = randomRaw(4, count);
     // With identity normalization and the μ-parameterization, the mirror image of a prediction in input
@@ -113,7 +131,10 @@ describe('fuseKeypointViews', () => {
     const mirroredRaw = new Float32Array(5 * count);
     for (let k = 0; k < count; k++) {
       const source = flip[k];
-      mirroredRaw.set([SIZE - raw[5 * source], raw[5 * source + 1], raw[5 * source + 2], -raw[5 * source + 3], raw[5 * source + 4]], 5 * k);
+      mirroredRaw.set(
+        [SIZE - raw[5 * source], raw[5 * source + 1], raw[5 * source + 2], -raw[5 * source + 3], raw[5 * source + 4]],
+        5 * k,
+      );
     }
     const normalization = Array.from({ length: count }, () => IDENTITY_NORMALIZATION);
     const views: PlanarView[] = [
@@ -141,7 +162,15 @@ describe('fuseKeypointViews', () => {
       { fusion: 'ml', level: 0.95, includeViews: true },
     );
     for (const kp of [...result.keypoints, ...result.views!.flat()]) {
-      for (const v of [kp.x, kp.y, ...flat(kp.covariance), kp.rmse, kp.ellipse.semiMajor, kp.ellipse.semiMinor, kp.ellipse.angle]) {
+      for (const v of [
+        kp.x,
+        kp.y,
+        ...flat(kp.covariance),
+        kp.rmse,
+        kp.ellipse.semiMajor,
+        kp.ellipse.semiMinor,
+        kp.ellipse.angle,
+      ]) {
         assert.ok(Number.isFinite(v), JSON.stringify(kp));
       }
     }
@@ -155,10 +184,31 @@ describe('fuseKeypointViews', () => {
     assert.throws(() => fuseKeypointViews([], norm, PARAMS, options), /non-empty/);
     assert.throws(() => fuseKeypointViews([{ ...view, offset: 1 }], norm, PARAMS, options), /offset 1/);
     assert.throws(() => fuseKeypointViews([{ ...view, slotToKeypoint: [0, 0] }], norm, PARAMS, options), /entry 1 is 0/);
-    assert.throws(() => fuseKeypointViews([{ ...view, inputToImage: { m: [1, 2, 2, 4], t: [0, 0] } }], norm, PARAMS, options), /invertible/);
+    assert.throws(
+      () => fuseKeypointViews([{ ...view, inputToImage: { m: [1, 2, 2, 4], t: [0, 0] } }], norm, PARAMS, options),
+      /invertible/,
+    );
     assert.throws(() => fuseKeypointViews([view], norm, PARAMS, { ...options, level: 1 }), /options.level/);
     assert.throws(() => fuseKeypointViews([view], norm, PARAMS, { ...options, fusion: 'max' as 'ml' }), /fusion/);
-    assert.throws(() => fuseKeypointViews([view], [norm[0], { mean: [0, 0], whitening: [[1, 1], [1, 1]] }], PARAMS, options), /normalization\[1\]/);
+    assert.throws(
+      () =>
+        fuseKeypointViews(
+          [view],
+          [
+            norm[0],
+            {
+              mean: [0, 0],
+              whitening: [
+                [1, 1],
+                [1, 1],
+              ],
+            },
+          ],
+          PARAMS,
+          options,
+        ),
+      /normalization\[1\]/,
+    );
     const bad = Float32Array.from(raw);
     bad[7] = Number.NaN;
     assert.throws(() => fuseKeypointViews([{ ...view, raw: bad }], norm, PARAMS, options), /index 7.*NaN/);

@@ -14,13 +14,17 @@ interface Case {
 function assertNumbersClose(actual: unknown, expected: unknown, tolerance: number, where = '$'): void {
   if (typeof expected === 'number') {
     assert.equal(typeof actual, 'number', `${where}: ${JSON.stringify(actual)} is not a number`);
-    assert.ok(Math.abs((actual as number) - expected) <= tolerance, `${where}: ${actual} differs from ${expected} by more than ${tolerance}`);
+    assert.ok(
+      Math.abs((actual as number) - expected) <= tolerance,
+      `${where}: ${actual} differs from ${expected} by more than ${tolerance}`,
+    );
   } else if (Array.isArray(expected)) {
     assert.ok(Array.isArray(actual) && actual.length === expected.length, `${where}: length differs`);
     expected.forEach((value, index) => assertNumbersClose((actual as unknown[])[index], value, tolerance, `${where}[${index}]`));
   } else if (expected !== null && typeof expected === 'object') {
     assert.deepEqual(Object.keys(actual as object).sort(), Object.keys(expected).sort(), `${where}: keys differ`);
-    for (const [key, value] of Object.entries(expected)) assertNumbersClose((actual as Record<string, unknown>)[key], value, tolerance, `${where}.${key}`);
+    for (const [key, value] of Object.entries(expected))
+      assertNumbersClose((actual as Record<string, unknown>)[key], value, tolerance, `${where}.${key}`);
   } else {
     assert.deepEqual(actual, expected, where);
   }
@@ -98,7 +102,10 @@ describe('batching through the HTTP service', () => {
     });
     assert.equal(good, cases.length);
 
-    assert.ok(events.some((event) => event.size > 1 && event.submissions > 1), `batch sizes ${events.map((event) => `${event.size}/${event.submissions}`)}`);
+    assert.ok(
+      events.some((event) => event.size > 1 && event.submissions > 1),
+      `batch sizes ${events.map((event) => `${event.size}/${event.submissions}`)}`,
+    );
     assert.ok(events.every((event) => event.size <= 8));
     // The exported metric sees the same batches.
     const after = await batchSizeTotals(batched);
@@ -112,6 +119,7 @@ describe('batching through the HTTP service', () => {
 async function batchSizeTotals(service: RunningService): Promise<{ sum: number; count: number }> {
   const metric = await service.app.metrics.batchSize.get();
   const find = (suffix: string) =>
-    metric.values.find((value) => value.metricName === `huber_inference_batch_size_${suffix}` && value.labels.model === 'dots')?.value ?? 0;
+    metric.values.find((value) => value.metricName === `huber_inference_batch_size_${suffix}` && value.labels.model === 'dots')
+      ?.value ?? 0;
   return { sum: find('sum'), count: find('count') };
 }

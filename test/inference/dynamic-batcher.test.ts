@@ -95,11 +95,25 @@ describe('DynamicBatcher with a hand-made runner', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     assert.deepEqual(await first, Float32Array.of(0));
-    for (const { ids, result } of submissions) assert.deepEqual(await result, Float32Array.from(ids, (id) => id * 10));
-    assert.deepEqual(runner.batches.flat(), Array.from({ length: 14 }, (_, id) => id), 'items leave in the order they came');
-    assert.ok(runner.batches.every((batch) => batch.length <= 4), `batch sizes ${runner.batches.map((b) => b.length)}`);
+    for (const { ids, result } of submissions)
+      assert.deepEqual(
+        await result,
+        Float32Array.from(ids, (id) => id * 10),
+      );
+    assert.deepEqual(
+      runner.batches.flat(),
+      Array.from({ length: 14 }, (_, id) => id),
+      'items leave in the order they came',
+    );
+    assert.ok(
+      runner.batches.every((batch) => batch.length <= 4),
+      `batch sizes ${runner.batches.map((b) => b.length)}`,
+    );
     // The queued items go out in full batches as the runner frees: 13 = 4 + 4 + 4 + 1.
-    assert.deepEqual(runner.batches.map((batch) => batch.length), [1, 4, 4, 4, 1]);
+    assert.deepEqual(
+      runner.batches.map((batch) => batch.length),
+      [1, 4, 4, 4, 1],
+    );
     assert.equal(batcher.depth, 0);
   });
 
@@ -176,7 +190,11 @@ describe('DynamicBatcher with a hand-made runner', () => {
     assert.deepEqual(await c, Float32Array.of(30, 40));
     assert.deepEqual(await d, Float32Array.of(50));
     assert.deepEqual(await e, Float32Array.of(60));
-    assert.deepEqual(runner.batches, [[1, 2], [3, 4], [5, 6]]);
+    assert.deepEqual(runner.batches, [
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
   });
 
   test('a submission split across batches is rejected once when one of its batches fails', async () => {
@@ -185,7 +203,10 @@ describe('DynamicBatcher with a hand-made runner', () => {
     const batcher = new DynamicBatcher(runner, { itemSize, outputSize, maxBatchSize: 2, maxWaitMs: 60_000 });
     const split = batcher.submit(Float32Array.of(1, 0, 2, 0, 3, 0), 3);
     const mate = batcher.submit(item(4), 1);
-    assert.deepEqual(runner.batches, [[1, 2], [3, 4]]);
+    assert.deepEqual(runner.batches, [
+      [1, 2],
+      [3, 4],
+    ]);
     runner.release();
     runner.release();
     await assert.rejects(split, /run 1 failed/);
@@ -228,7 +249,7 @@ describe('DynamicBatcher over the real worker pool and the dots model', () => {
     await rm(directory, { recursive: true, force: true });
   });
 
-  test('concurrent submissions form batches larger than one, and each gets its own crop\'s output', async () => {
+  test("concurrent submissions form batches larger than one, and each gets its own crop's output", async () => {
     const size = DOTS_INPUT_SIZE;
     const cropSize = 3 * size * size;
     const batcher = new DynamicBatcher(runner, { itemSize: cropSize, outputSize: 10, maxBatchSize: 8, maxWaitMs: 20 });
@@ -236,16 +257,25 @@ describe('DynamicBatcher over the real worker pool and the dots model', () => {
     batcher.onBatch((event) => events.push(event));
     const crops = Array.from({ length: 20 }, (_, i) => dotsCrop(i % 30, 33 + ((i * 7) % 30), (i * 5) % size));
     const batched = await Promise.all(crops.map((crop) => batcher.submit(crop, 1)));
-    assert.ok(events.some((event) => event.size > 1), `batch sizes ${events.map((event) => event.size)}`);
+    assert.ok(
+      events.some((event) => event.size > 1),
+      `batch sizes ${events.map((event) => event.size)}`,
+    );
     assert.ok(events.every((event) => event.size <= 8));
-    assert.equal(events.reduce((sum, event) => sum + event.size, 0), 20);
+    assert.equal(
+      events.reduce((sum, event) => sum + event.size, 0),
+      20,
+    );
 
     // The same crops one at a time, with no batch-mates.
     const alone = new DynamicBatcher(runner, { itemSize: cropSize, outputSize: 10, maxBatchSize: 1, maxWaitMs: 0 });
     for (const [i, crop] of crops.entries()) {
       const single = await alone.submit(crop, 1);
       for (let j = 0; j < 10; j++) {
-        assert.ok(Math.abs(batched[i]![j]! - single[j]!) <= 1e-4, `crop ${i} output ${j}: ${batched[i]![j]} batched, ${single[j]} alone`);
+        assert.ok(
+          Math.abs(batched[i]![j]! - single[j]!) <= 1e-4,
+          `crop ${i} output ${j}: ${batched[i]![j]} batched, ${single[j]} alone`,
+        );
       }
       // Closed form: the left keypoint's x is the lit column's centre.
       assert.ok(Math.abs(single[0]! - ((i % 30) + 0.5)) < 1e-3, `crop ${i}: left x ${single[0]}`);

@@ -24,12 +24,21 @@ test('jobs run on the workers and answer in order of submission per job', async 
 
 test('a worker that dies fails the job it held, is replaced, and queued jobs still run', async () => {
   const replaced: string[] = [];
-  const pool = new WorkerPool({ filename: scripted, workerData: null, argv: scriptedArgv, size: 1, onReplace: (reason) => replaced.push(reason) });
+  const pool = new WorkerPool({
+    filename: scripted,
+    workerData: null,
+    argv: scriptedArgv,
+    size: 1,
+    onReplace: (reason) => replaced.push(reason),
+  });
   try {
     const first = pool.threads[0];
     const dying = pool.run({ kind: 'exit' });
     const queued = pool.run({ kind: 'echo', value: 'after' });
-    await assert.rejects(dying, (error: Error) => error instanceof WorkerCrashedError && /exited with code 3/.test(error.message));
+    await assert.rejects(
+      dying,
+      (error: Error) => error instanceof WorkerCrashedError && /exited with code 3/.test(error.message),
+    );
     assert.equal(await queued, 'after');
     assert.notEqual(pool.threads[0], first);
     assert.deepEqual(replaced, ['crash']);
@@ -42,7 +51,8 @@ test('a job that hangs fails at its time limit, its worker is set aside and a fr
   const replaced: string[] = [];
   const pool = new WorkerPool({
     filename: scripted,
-    workerData: null, argv: scriptedArgv,
+    workerData: null,
+    argv: scriptedArgv,
     size: 1,
     onReplace: (reason) => replaced.push(reason),
     abandonedGraceMs: 100,
@@ -70,10 +80,19 @@ test('close waits for running jobs, then refuses new ones', async () => {
 
 test('workers that die before they are ready are not respawned: queued and later jobs fail with the reason', async () => {
   const replaced: string[] = [];
-  const pool = new WorkerPool({ filename: broken, workerData: null, argv: brokenArgv, size: 2, onReplace: (reason) => replaced.push(reason) });
+  const pool = new WorkerPool({
+    filename: broken,
+    workerData: null,
+    argv: brokenArgv,
+    size: 2,
+    onReplace: (reason) => replaced.push(reason),
+  });
   try {
-    await assert.rejects(pool.run({ kind: 'describe' }), (error: Error) =>
-      error instanceof WorkerCrashedError && /failed to start: .*cannot load the inference library/.test(error.message));
+    await assert.rejects(
+      pool.run({ kind: 'describe' }),
+      (error: Error) =>
+        error instanceof WorkerCrashedError && /failed to start: .*cannot load the inference library/.test(error.message),
+    );
     await assert.rejects(pool.run({ kind: 'describe' }), WorkerCrashedError);
     assert.equal(pool.threads.length, 0);
     assert.deepEqual(replaced, [], 'no respawn loop');
@@ -81,4 +100,3 @@ test('workers that die before they are ready are not respawned: queued and later
     await pool.close();
   }
 });
-

@@ -8,7 +8,8 @@ const identity = { mean: [0, 0, 0] as const, std: [1 / 255, 1 / 255, 1 / 255] as
 
 function image(width: number, height: number, value: (x: number, y: number, channel: number) => number): DecodedImage {
   const pixels = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) pixels[(y * width + x) * 3 + c] = value(x, y, c);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) pixels[(y * width + x) * 3 + c] = value(x, y, c);
   return { pixels, width, height, format: 'raw' };
 }
 

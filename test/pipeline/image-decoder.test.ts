@@ -11,7 +11,10 @@ const W = 48;
 const H = 36;
 // One grey plane with two dots; every format below is built from it.
 const grey = (() => {
-  const rgb = dotPixels(W, H, [{ x: 14, y: 15, sigma: 3 }, { x: 33, y: 22, sigma: 3 }]);
+  const rgb = dotPixels(W, H, [
+    { x: 14, y: 15, sigma: 3 },
+    { x: 33, y: 22, sigma: 3 },
+  ]);
   return Uint8Array.from({ length: W * H }, (_, index) => rgb[index * 3]!);
 })();
 
@@ -49,13 +52,47 @@ describe('decodeImage: every supported layout becomes 8-bit sRGB, three channels
     ['8-bit RGBA PNG', () => encodePng(W, H, 'rgba', 8, interleave([grey, grey, grey, alpha]))],
     // 257 maps 0–255 onto 0–65535 exactly: 16-bit decoding must scale back, not clip.
     ['16-bit grey PNG', () => encodePng(W, H, 'grey', 16, interleave([grey], 257))],
-    ['16-bit grey-with-alpha PNG', () => encodePng(W, H, 'grey-alpha', 16, interleave([grey, alpha.map((a) => a * 257)], 257).map((v, i) => (i % 2 ? v / 257 : v)))],
+    [
+      '16-bit grey-with-alpha PNG',
+      () =>
+        encodePng(
+          W,
+          H,
+          'grey-alpha',
+          16,
+          interleave([grey, alpha.map((a) => a * 257)], 257).map((v, i) => (i % 2 ? v / 257 : v)),
+        ),
+    ],
     ['16-bit RGB PNG', () => encodePng(W, H, 'rgb', 16, interleave([grey, grey, grey], 257))],
     ['16-bit RGBA PNG', () => encodePng(W, H, 'rgba', 16, interleave([grey, grey, grey, alpha], 257))],
-    ['lossless WebP', () => sharp(Buffer.from(interleave([grey, grey, grey])), { raw: { width: W, height: H, channels: 3 } }).webp({ lossless: true }).toBuffer()],
-    ['lossless AVIF', () => sharp(Buffer.from(interleave([grey, grey, grey])), { raw: { width: W, height: H, channels: 3 } }).avif({ lossless: true }).toBuffer()],
-    ['deflate TIFF', () => sharp(Buffer.from(interleave([grey, grey, grey])), { raw: { width: W, height: H, channels: 3 } }).tiff({ compression: 'deflate' }).toBuffer()],
-    ['grey GIF', () => sharp(Buffer.from(interleave([grey, grey, grey])), { raw: { width: W, height: H, channels: 3 } }).gif({ dither: 0 }).toBuffer()],
+    [
+      'lossless WebP',
+      () =>
+        sharp(Buffer.from(interleave([grey, grey, grey])), { raw: { width: W, height: H, channels: 3 } })
+          .webp({ lossless: true })
+          .toBuffer(),
+    ],
+    [
+      'lossless AVIF',
+      () =>
+        sharp(Buffer.from(interleave([grey, grey, grey])), { raw: { width: W, height: H, channels: 3 } })
+          .avif({ lossless: true })
+          .toBuffer(),
+    ],
+    [
+      'deflate TIFF',
+      () =>
+        sharp(Buffer.from(interleave([grey, grey, grey])), { raw: { width: W, height: H, channels: 3 } })
+          .tiff({ compression: 'deflate' })
+          .toBuffer(),
+    ],
+    [
+      'grey GIF',
+      () =>
+        sharp(Buffer.from(interleave([grey, grey, grey])), { raw: { width: W, height: H, channels: 3 } })
+          .gif({ dither: 0 })
+          .toBuffer(),
+    ],
   ];
   for (const [label, build] of cases) {
     test(`${label}: the pixels come back (alpha is dropped, not blended)`, async () => {
@@ -72,7 +109,10 @@ describe('decodeImage: every supported layout becomes 8-bit sRGB, three channels
     const decoded = await decodeImage(encodePng(levels.length, 1, 'grey', 16, levels), limits);
     const values = levels.map((_, index) => decoded.pixels[index * 3]!);
     levels.forEach((level, index) => {
-      assert.ok(Math.abs(values[index]! - level / 257) <= 1, `16-bit ${level} decoded to ${values[index]}, expected ≈ ${(level / 257).toFixed(1)}`);
+      assert.ok(
+        Math.abs(values[index]! - level / 257) <= 1,
+        `16-bit ${level} decoded to ${values[index]}, expected ≈ ${(level / 257).toFixed(1)}`,
+      );
     });
     assert.ok(values[3] === 127 || values[3] === 128, `0x8000 decoded to ${values[3]}`);
   });
@@ -91,12 +131,16 @@ describe('decodeImage: every supported layout becomes 8-bit sRGB, three channels
     const side = 8;
     const width = side * inks.length;
     const samples: number[] = [];
-    for (let row = 0; row < side; row++) for (let column = 0; column < width; column++) samples.push(...inks[Math.floor(column / side)]![1]);
+    for (let row = 0; row < side; row++)
+      for (let column = 0; column < width; column++) samples.push(...inks[Math.floor(column / side)]![1]);
     const tiff = encodeCmykTiff(width, side, samples);
     // The JPEG holds these inks up to a profile round trip inside sharp, which moves dark inks a little.
     const jpeg = await sharp(tiff).toColourspace('cmyk').jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer();
     assert.equal((await sharp(jpeg).metadata()).space, 'cmyk', 'test setup: a CMYK JPEG');
-    for (const [label, bytes] of [['CMYK TIFF', tiff], ['CMYK JPEG', jpeg]] as const) {
+    for (const [label, bytes] of [
+      ['CMYK TIFF', tiff],
+      ['CMYK JPEG', jpeg],
+    ] as const) {
       const decoded = await decodeImage(bytes, limits);
       const colour = Object.fromEntries(
         inks.map(([name], index) => {
@@ -106,10 +150,22 @@ describe('decodeImage: every supported layout becomes 8-bit sRGB, three channels
       );
       const [r, g, b] = [0, 1, 2];
       const say = (name: string) => `${label}, ${name}: ${colour[name]}`;
-      assert.ok(colour.paper!.every((value) => value >= 250), say('paper is white'));
-      assert.ok(colour['rich black']!.every((value) => value <= 20), say('rich black'));
-      assert.ok(colour['black ink']!.every((value) => value <= 45), say('black ink'));
-      assert.ok(colour['half black']!.every((value) => value > 80 && value < 180), say('half black'));
+      assert.ok(
+        colour.paper!.every((value) => value >= 250),
+        say('paper is white'),
+      );
+      assert.ok(
+        colour['rich black']!.every((value) => value <= 20),
+        say('rich black'),
+      );
+      assert.ok(
+        colour['black ink']!.every((value) => value <= 45),
+        say('black ink'),
+      );
+      assert.ok(
+        colour['half black']!.every((value) => value > 80 && value < 180),
+        say('half black'),
+      );
       assert.ok(colour.cyan![r]! < 60 && colour.cyan![g]! > 120 && colour.cyan![b]! > 190, say('cyan'));
       assert.ok(colour.magenta![g]! < 60 && colour.magenta![r]! > 190 && colour.magenta![b]! > 80, say('magenta'));
       assert.ok(colour.yellow![b]! < 40 && colour.yellow![r]! > 200 && colour.yellow![g]! > 200, say('yellow'));
@@ -119,14 +175,25 @@ describe('decodeImage: every supported layout becomes 8-bit sRGB, three channels
 
 describe('decodeImage: animated and multi-page images decode their first frame or page', () => {
   const frame = (dots: Array<{ x: number; y: number }>) => ({
-    input: dotPixels(W, H, dots.map((dot) => ({ ...dot, sigma: 3 }))),
+    input: dotPixels(
+      W,
+      H,
+      dots.map((dot) => ({ ...dot, sigma: 3 })),
+    ),
     raw: { width: W, height: H, channels: 3 as const },
   });
   for (const format of ['gif', 'webp', 'tiff'] as const) {
     test(`${format}: two frames, the first comes back at its own size`, async () => {
       const frames = [frame([{ x: 10, y: 10 }]), frame([{ x: 38, y: 26 }])];
-      let image = sharp(await Promise.all(frames.map((f) => sharp(f.input, { raw: f.raw }).png().toBuffer())), { join: { animated: true } });
-      image = format === 'gif' ? image.gif({ dither: 0 }) : format === 'webp' ? image.webp({ lossless: true }) : image.tiff({ compression: 'deflate' });
+      let image = sharp(await Promise.all(frames.map((f) => sharp(f.input, { raw: f.raw }).png().toBuffer())), {
+        join: { animated: true },
+      });
+      image =
+        format === 'gif'
+          ? image.gif({ dither: 0 })
+          : format === 'webp'
+            ? image.webp({ lossless: true })
+            : image.tiff({ compression: 'deflate' });
       const bytes = await image.toBuffer();
       assert.equal((await sharp(bytes).metadata()).pages, 2, 'test setup: two pages');
       const decoded = await decodeImage(bytes, limits);
@@ -145,7 +212,11 @@ describe('decodeImage: damaged and hostile input', () => {
 
   test('bytes that are no image format: 415', async () => {
     await expectProblem(Buffer.from('%PDF-1.7 not an image at all'), 415, /not a supported image format/);
-    await expectProblem(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="50000" height="50000"/>'), 415, /"svg" is not supported|not a supported/);
+    await expectProblem(
+      Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="50000" height="50000"/>'),
+      415,
+      /"svg" is not supported|not a supported/,
+    );
   });
 
   test('truncated JPEG and PNG: 400 naming the format', async () => {
@@ -200,7 +271,12 @@ describe('decodeImage: damaged and hostile input', () => {
   });
 
   test('the pixel limit counts width × height of the (first) frame', async () => {
-    await expectProblem(encodePng(W, H, 'grey', 8, grey), 413, new RegExp(`${W}×${H} = ${W * H} pixels, over the limit of ${W * H - 1}`), W * H - 1);
+    await expectProblem(
+      encodePng(W, H, 'grey', 8, grey),
+      413,
+      new RegExp(`${W}×${H} = ${W * H} pixels, over the limit of ${W * H - 1}`),
+      W * H - 1,
+    );
     const decoded = await decodeImage(encodePng(W, H, 'grey', 8, grey), { maxPixels: W * H });
     assert.equal(decoded.width, W);
   });

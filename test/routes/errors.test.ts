@@ -8,7 +8,10 @@ describe('error responses are problem+json with the right status, and the servic
   let service: RunningService;
   let png: Buffer;
   beforeAll(async () => {
-    service = await startService({ models: ['dots'], env: { BODY_LIMIT_BYTES: String(256 * 1024), MAX_BOXES: '4', MAX_IMAGE_PIXELS: '1000000' } });
+    service = await startService({
+      models: ['dots'],
+      env: { BODY_LIMIT_BYTES: String(256 * 1024), MAX_BOXES: '4', MAX_IMAGE_PIXELS: '1000000' },
+    });
     png = await dotImage(200, 150, [{ x: 60, y: 70, sigma: 3 }]);
   });
   afterAll(async () => service.close());
@@ -38,7 +41,11 @@ describe('error responses are problem+json with the right status, and the servic
   }
 
   test('unknown model: 404', async () => {
-    await expectProblem(await post({ image: png.toString('base64') }, 'no-such-model'), 404, /"no-such-model" is not in the model repository/);
+    await expectProblem(
+      await post({ image: png.toString('base64') }, 'no-such-model'),
+      404,
+      /"no-such-model" is not in the model repository/,
+    );
   });
 
   test('path tricks in the model name: 404, nothing read from disk', async () => {
@@ -51,11 +58,19 @@ describe('error responses are problem+json with the right status, and the servic
   });
 
   test('bytes that are not an image: 415', async () => {
-    await expectProblem(await post({ image: Buffer.from('definitely not an image').toString('base64') }), 415, /not a supported image/);
+    await expectProblem(
+      await post({ image: Buffer.from('definitely not an image').toString('base64') }),
+      415,
+      /not a supported image/,
+    );
   });
 
   test('a truncated PNG: 400 naming the format', async () => {
-    await expectProblem(await post({ image: png.subarray(0, png.length - 40).toString('base64') }), 400, /could not be decoded as png/);
+    await expectProblem(
+      await post({ image: png.subarray(0, png.length - 40).toString('base64') }),
+      400,
+      /could not be decoded as png/,
+    );
   });
 
   test('invalid base64: 400', async () => {
@@ -80,7 +95,11 @@ describe('error responses are problem+json with the right status, and the servic
   });
 
   test('zero-width box: 400 from the schema', async () => {
-    await expectProblem(await post({ image: png.toString('base64'), boxes: [{ x: 1, y: 1, width: 0, height: 5 }] }), 400, /width/);
+    await expectProblem(
+      await post({ image: png.toString('base64'), boxes: [{ x: 1, y: 1, width: 0, height: 5 }] }),
+      400,
+      /width/,
+    );
   });
 
   test('box that overflows to Infinity: 400 naming the box field', async () => {
@@ -98,7 +117,13 @@ describe('error responses are problem+json with the right status, and the servic
 
   test('box outside the image: 422 naming the box', async () => {
     await expectProblem(
-      await post({ image: png.toString('base64'), boxes: [{ x: 10, y: 10, width: 20, height: 20 }, { x: 500, y: 10, width: 20, height: 20 }] }),
+      await post({
+        image: png.toString('base64'),
+        boxes: [
+          { x: 10, y: 10, width: 20, height: 20 },
+          { x: 500, y: 10, width: 20, height: 20 },
+        ],
+      }),
       422,
       /boxes\[1\].*outside the 200×150 image/,
     );
@@ -121,21 +146,35 @@ describe('error responses are problem+json with the right status, and the servic
   });
 
   test('image over the pixel limit (a small PNG declaring many pixels): 413', async () => {
-    const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
-    await expectProblem(await post({ image: big.toString('base64') }), 413, /2000×2000 = 4000000 pixels, over the limit of 1000000/);
+    const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+      .png()
+      .toBuffer();
+    await expectProblem(
+      await post({ image: big.toString('base64') }),
+      413,
+      /2000×2000 = 4000000 pixels, over the limit of 1000000/,
+    );
   });
 
   test('multipart text field longer than the field limit: 413, not a misleading damaged-image 400', async () => {
     const form = new FormData();
     form.append('image', 'A'.repeat(1024 * 1024 + 10));
-    await expectProblem(await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form }), 413, /field "image" is longer than/);
+    await expectProblem(
+      await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form }),
+      413,
+      /field "image" is longer than/,
+    );
   });
 
   test('multipart with two image parts: 400', async () => {
     const form = new FormData();
     form.append('image', new Blob([png]), 'one.png');
     form.append('image', new Blob([png]), 'two.png');
-    await expectProblem(await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form }), 400, /more than one image part/);
+    await expectProblem(
+      await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form }),
+      400,
+      /more than one image part/,
+    );
   });
 
   test('multipart without the image part: 400', async () => {
@@ -148,7 +187,11 @@ describe('error responses are problem+json with the right status, and the servic
     const form = new FormData();
     form.append('image', new Blob([png]), 'dots.png');
     form.append('boxes', '[{x: 1}');
-    await expectProblem(await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form }), 400, /boxes field is not valid JSON/);
+    await expectProblem(
+      await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form }),
+      400,
+      /boxes field is not valid JSON/,
+    );
   });
 
   test('unsupported content type: 415', async () => {

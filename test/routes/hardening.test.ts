@@ -6,7 +6,10 @@ import { dotImage } from '../helpers/images.js';
 import { startService } from '../helpers/service.js';
 
 async function dotsPng() {
-  return dotImage(320, 240, [{ x: 100, y: 120, sigma: 4 }, { x: 220, y: 110, sigma: 4 }]);
+  return dotImage(320, 240, [
+    { x: 100, y: 120, sigma: 4 },
+    { x: 220, y: 110, sigma: 4 },
+  ]);
 }
 
 function predict(url: string, model: string, body: unknown, headers: Record<string, string> = {}) {
@@ -39,7 +42,8 @@ describe('bearer-token authentication', () => {
       assert.equal((await predict(service.url, 'dots', { image }, { authorization: 'Bearer S3CRET-TOKEN' })).status, 401);
       assert.equal((await fetch(`${service.url}/v1/models`)).status, 401);
       assert.equal((await fetch(`${service.url}/v1/models`, { headers: { authorization: 'Bearer s3cret-token' } })).status, 200);
-      for (const open of ['/healthz', '/readyz', '/metrics']) assert.equal((await fetch(`${service.url}${open}`)).status, 200, open);
+      for (const open of ['/healthz', '/readyz', '/metrics'])
+        assert.equal((await fetch(`${service.url}${open}`)).status, 200, open);
     } finally {
       await service.close();
     }
@@ -95,9 +99,14 @@ describe('overload and deadlines', () => {
     });
     try {
       const image = (await dotsPng()).toString('base64');
-      const responses = await Promise.all(Array.from({ length: 10 }, () => predict(service.url, 'resnet18-huber-tiny', { image })));
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, () => predict(service.url, 'resnet18-huber-tiny', { image })),
+      );
       const statuses = responses.map((response) => response.status);
-      assert.ok(statuses.every((status) => status === 200 || status === 503), statuses.join(','));
+      assert.ok(
+        statuses.every((status) => status === 200 || status === 503),
+        statuses.join(','),
+      );
       assert.ok(statuses.includes(200), statuses.join(','));
       const refused = responses.find((response) => response.status === 503);
       assert.ok(refused, `expected a 503 among ${statuses.join(',')}`);
@@ -118,7 +127,8 @@ describe('overload and deadlines', () => {
       assert.equal(response.status, 504);
       assert.match(((await response.json()) as any).detail, /deadline passed/);
       const after = await service.app.metrics.batchSize.get();
-      const count = (metric: typeof before) => metric.values.find((value) => value.metricName === 'huber_inference_batch_size_count')?.value ?? 0;
+      const count = (metric: typeof before) =>
+        metric.values.find((value) => value.metricName === 'huber_inference_batch_size_count')?.value ?? 0;
       assert.equal(count(after), count(before));
     } finally {
       await service.close();
@@ -147,7 +157,11 @@ describe('deadlines while queued', () => {
         assert.equal(response.status, 200);
         await response.arrayBuffer();
       }
-      assert.equal(crops.reduce((sum, size) => sum + size, 0), 16, 'only the eight on-time requests reached the model');
+      assert.equal(
+        crops.reduce((sum, size) => sum + size, 0),
+        16,
+        'only the eight on-time requests reached the model',
+      );
     } finally {
       await service.close();
     }
@@ -163,7 +177,9 @@ describe('worker faults', () => {
       const victim = served.runner.threads[0]!;
       // Terminated while idle: a thread stopped inside a native ONNX Runtime run would abort the process (see WorkerPool).
       await victim.terminate();
-      const responses = await Promise.all(Array.from({ length: 4 }, () => predict(service.url, 'resnet18-huber-tiny', { image })));
+      const responses = await Promise.all(
+        Array.from({ length: 4 }, () => predict(service.url, 'resnet18-huber-tiny', { image })),
+      );
       for (const response of responses) {
         assert.ok(response.status === 200 || response.status === 503, String(response.status));
         if (response.status === 503) assert.match(((await response.json()) as any).detail, /inference failed .* retry/);
@@ -173,7 +189,9 @@ describe('worker faults', () => {
       const later = await predict(service.url, 'resnet18-huber-tiny', { image });
       assert.equal(later.status, 200);
       await later.arrayBuffer();
-      const replaced = (await service.app.metrics.workerReplacements.get()).values.find((value) => value.labels.reason === 'crash');
+      const replaced = (await service.app.metrics.workerReplacements.get()).values.find(
+        (value) => value.labels.reason === 'crash',
+      );
       assert.equal(replaced?.value, 1);
     } finally {
       await service.close();
@@ -196,7 +214,11 @@ describe('worker faults', () => {
       assert.equal(slow.status, 503);
       assert.match(((await slow.json()) as any).detail, /inference failed/);
       assert.notEqual(served.runner.threads[0], before, 'the overrunning worker was replaced');
-      const fast = await predict(service.url, 'resnet18-huber-tiny', { image, tta: false, boxes: [{ x: 20, y: 20, width: 100, height: 100 }] });
+      const fast = await predict(service.url, 'resnet18-huber-tiny', {
+        image,
+        tta: false,
+        boxes: [{ x: 20, y: 20, width: 100, height: 100 }],
+      });
       assert.equal(fast.status, 200, `after ${Date.now() - started} ms`);
       await fast.arrayBuffer();
       assert.equal((await fetch(`${service.url}/healthz`)).status, 200);

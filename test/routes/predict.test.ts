@@ -109,14 +109,25 @@ describe('POST /v1/models/{model}/predict', () => {
           ]
         : sigmaInput;
       const tolerance = 0.02 * sigmaInput[0]![0]!;
-      for (const i of [0, 1]) for (const j of [0, 1]) near(keypoint.covariance[i][j], expected[i]![j]!, tolerance, `Σ${i}${j} (tta ${tta})`);
+      for (const i of [0, 1])
+        for (const j of [0, 1]) near(keypoint.covariance[i][j], expected[i]![j]!, tolerance, `Σ${i}${j} (tta ${tta})`);
       const trace = expected[0]![0]! + expected[1]![1]!;
       near(keypoint.rmse, Math.sqrt(trace), 0.01 * Math.sqrt(trace), 'rmse');
       // Semi-axes are r_p √(eigenvalues of Σ / κ).
       const half = trace / 2;
       const spread = Math.sqrt(((expected[0]![0]! - expected[1]![1]!) / 2) ** 2 + expected[0]![1]! ** 2);
-      near(keypoint.ellipse.semiMajor, R95_2_1 * Math.sqrt((half + spread) / KAPPA_2_1), 0.01 * keypoint.ellipse.semiMajor, 'semiMajor');
-      near(keypoint.ellipse.semiMinor, R95_2_1 * Math.sqrt((half - spread) / KAPPA_2_1), 0.01 * keypoint.ellipse.semiMajor, 'semiMinor');
+      near(
+        keypoint.ellipse.semiMajor,
+        R95_2_1 * Math.sqrt((half + spread) / KAPPA_2_1),
+        0.01 * keypoint.ellipse.semiMajor,
+        'semiMajor',
+      );
+      near(
+        keypoint.ellipse.semiMinor,
+        R95_2_1 * Math.sqrt((half - spread) / KAPPA_2_1),
+        0.01 * keypoint.ellipse.semiMajor,
+        'semiMinor',
+      );
       assert.equal(keypoint.ellipse.level, 0.95);
       const views = response.body.instances[0].views;
       assert.equal(views.length, tta ? 2 : 1);
@@ -208,7 +219,10 @@ describe('POST /v1/models/{model}/predict', () => {
       .jpeg({ quality: 100, chromaSubsampling: '4:4:4' })
       .withMetadata({ orientation: 6 })
       .toBuffer();
-    const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: jpeg.toString('base64'), boxes: [displayedBox] });
+    const response = await postJson(`${service.url}/v1/models/dots/predict`, {
+      image: jpeg.toString('base64'),
+      boxes: [displayedBox],
+    });
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.deepEqual(response.body.image, { width: 300, height: 400 });
     near(response.body.instances[0].keypoints[0].x, left.x, 0.5, 'left x');

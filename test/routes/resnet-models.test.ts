@@ -16,7 +16,9 @@ async function syntheticPhoto(width: number, height: number): Promise<Buffer> {
     const y = Math.floor(pixel / width);
     pixels[i] = Math.min(255, Math.floor((x / width) * 120 + (y / height) * 80 + 50 * random.nextUniform()));
   }
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 describe('ResNet Huber regressors end to end (CPU)', () => {
@@ -31,12 +33,18 @@ describe('ResNet Huber regressors end to end (CPU)', () => {
   for (const model of [DEFAULT_MODEL_NAME, 'resnet18-huber-tiny']) {
     test(`${model} loads and answers with 98 finite keypoints, marked untrained`, async () => {
       const box = { x: 200, y: 120, width: 220, height: 260 };
-      const response = await postJson(`${service.url}/v1/models/${model}/predict`, { image: photo.toString('base64'), boxes: [box] });
+      const response = await postJson(`${service.url}/v1/models/${model}/predict`, {
+        image: photo.toString('base64'),
+        boxes: [box],
+      });
       assert.equal(response.status, 200, JSON.stringify(response.body));
       assert.equal(response.body.model.trained, false);
       assert.equal(response.body.model.executionProvider, 'cpu');
       const keypoints = response.body.instances[0].keypoints;
-      assert.deepEqual(keypoints.map((keypoint: { name: string }) => keypoint.name), [...WFLW_KEYPOINT_NAMES]);
+      assert.deepEqual(
+        keypoints.map((keypoint: { name: string }) => keypoint.name),
+        [...WFLW_KEYPOINT_NAMES],
+      );
       const side = Math.hypot(box.width, box.height);
       for (const keypoint of keypoints) {
         for (const value of [keypoint.x, keypoint.y, keypoint.rmse, keypoint.ellipse.semiMajor, ...keypoint.covariance.flat()]) {

@@ -23,7 +23,7 @@ export function defaultManifest(): ModelManifestJson {
     name: DEFAULT_MODEL_NAME,
     version: '1',
     description:
-      'UNTRAINED demo model: torchvision ResNet-101 trunk with the paper\'s head (depthwise 7x7 conv instead of ' +
+      "UNTRAINED demo model: torchvision ResNet-101 trunk with the paper's head (depthwise 7x7 conv instead of " +
       'global average pooling, then a linear layer to 5 x 98 outputs) for the 98 WFLW face landmarks. ' +
       `The weights are seeded random numbers (seed ${DEFAULT_MODEL_SEED}), generated on this machine by ` +
       'scripts/ensure-default-model.ts; they were never trained, so predictions stay near the mean face ' +

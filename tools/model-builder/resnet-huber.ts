@@ -49,7 +49,6 @@ export interface ResNetHuberOptions {
   outputName?: string;
 }
 
-
 interface Ctx {
   g: OnnxGraphBuilder;
   seed: number;
@@ -117,9 +116,7 @@ function block(
   // The projection shortcut's output is used as is (no ReLU before the sum),
   // so fan-in scaling (gain 1, not 2) keeps its second moment.
   const shortcut =
-    stride !== 1 || cin !== cout
-      ? conv(ctx, x, `${prefix}.downsample.0`, cin, cout, 1, stride, 0, { scale: Math.SQRT1_2 })
-      : x;
+    stride !== 1 || cin !== cout ? conv(ctx, x, `${prefix}.downsample.0`, cin, cout, 1, stride, 0, { scale: Math.SQRT1_2 }) : x;
   const sum = ctx.g.op('Add', [branch, shortcut], undefined, `${prefix}.add`);
   return { y: ctx.g.op('Relu', [sum], undefined, `${prefix}.out`), cout };
 }
