@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import {
   cholesky,
@@ -14,7 +14,6 @@ import {
   symmetricEigen,
 } from '../../src/huber/index.js';
 import { multiply } from '../../src/huber/linalg.js';
-import { assertAllClose, assertClose } from '../helpers/assert-close.js';
 import { createRng } from '../helpers/prng.js';
 
 const NU: DistributionParams = { delta: 1, theta: 1, eigenvalueOffset: 25.5, parameterization: 'nu' };
@@ -36,11 +35,11 @@ describe('remapEigenvalue g', () => {
     for (const theta of [0.1, 1, 4]) {
       assert.equal(remapEigenvalue(theta + 2, theta, 0), theta + 2);
       const h = 1e-6 * theta;
-      assertClose(remapEigenvalue(theta - h, theta, 0), theta, { abs: 2 * h });
+      expect(remapEigenvalue(theta - h, theta, 0)).toBeCloseToNested(theta, { abs: 2 * h });
       const left = (remapEigenvalue(theta, theta, 0) - remapEigenvalue(theta - h, theta, 0)) / h;
       const right = (remapEigenvalue(theta + h, theta, 0) - remapEigenvalue(theta, theta, 0)) / h;
-      assertClose(left, 1, { abs: 1e-5 });
-      assertClose(right, 1, { abs: 1e-5 });
+      expect(left).toBeCloseToNested(1, { abs: 1e-5 });
+      expect(right).toBeCloseToNested(1, { abs: 1e-5 });
     }
   });
 
@@ -55,7 +54,7 @@ describe('remapEigenvalue g', () => {
   });
 
   it('floors the exp branch so that it never underflows to 0, and caps huge values', () => {
-    assertClose(remapEigenvalue(-30, 1, 25.5), Math.exp(-5.5), { rel: 1e-14 });
+    expect(remapEigenvalue(-30, 1, 25.5)).toBeCloseToNested(Math.exp(-5.5), { rel: 1e-14 });
     assert.equal(remapEigenvalue(-1e6, 1, 25.5), REMAP_FLOOR);
     assert.equal(remapEigenvalue(-Number.MAX_VALUE, 1, 0), REMAP_FLOOR);
     assert.equal(remapEigenvalue(1e300, 1, 0), REMAP_CEILING);
@@ -80,20 +79,17 @@ describe('decode', () => {
           }
         }
         const { values } = symmetricEigen(b, d);
-        assertClose(
+        expect(
           values.reduce((s, v) => s + v * v, 0),
-          rawNorm,
-          { rel: 1e-12 },
           'isometry',
-        );
+        ).toBeCloseToNested(rawNorm, { rel: 1e-12 });
         const expected = Array.from(values, (v) => remapEigenvalue(v, NU.theta, NU.eigenvalueOffset));
-        assertAllClose(
-          symmetricEigen(dist.sqrtPrecision, d).values,
-          expected,
-          { abs: 1e-13 * Math.max(...expected) },
-          'spectrum of A',
-        );
-        assertAllClose(multiply(dist.sqrtPrecision, b, d), multiply(b, dist.sqrtPrecision, d), { abs: 1e-9 }, 'A·B = B·A');
+        expect(symmetricEigen(dist.sqrtPrecision, d).values, 'spectrum of A').toBeCloseToNested(expected, {
+          abs: 1e-13 * Math.max(...expected),
+        });
+        expect(multiply(dist.sqrtPrecision, b, d), 'A·B = B·A').toBeCloseToNested(multiply(b, dist.sqrtPrecision, d), {
+          abs: 1e-9,
+        });
       }
     }
   });
@@ -108,16 +104,16 @@ describe('decode', () => {
         for (let i = 0; i < d; i++)
           for (let j = 0; j < d; j++) assert.equal(dist.sqrtPrecision[i * d + j], dist.sqrtPrecision[j * d + i]);
         cholesky(dist.sqrtPrecision, d, 'A');
-        assertAllClose(multiply(dist.sqrtPrecision, dist.sqrtPrecision, d), dist.precision, { rel: 1e-12, abs: 1e-10 });
+        expect(multiply(dist.sqrtPrecision, dist.sqrtPrecision, d)).toBeCloseToNested(dist.precision, { rel: 1e-12, abs: 1e-10 });
         const product = multiply(dist.covariance, dist.precision, d);
         const scaledIdentity = identity(d).map((v) => v * kappa);
-        assertAllClose(product, scaledIdentity, { abs: 1e-10 * kappa });
+        expect(product).toBeCloseToNested(scaledIdentity, { abs: 1e-10 * kappa });
         for (let i = 0; i < d; i++) {
           let aMu = 0;
           for (let k = 0; k < d; k++) aMu += dist.sqrtPrecision[i * d + k] * dist.mean[k];
-          assertClose(aMu, raw[i], { abs: 1e-10 * (1 + Math.abs(raw[i])) }, 'A·μ = ν');
+          expect(aMu, 'A·μ = ν').toBeCloseToNested(raw[i], { abs: 1e-10 * (1 + Math.abs(raw[i])) });
         }
-        assertAllClose(decode(raw, 0, d, MU).mean, raw.subarray(0, d), { rel: 0 }, 'μ-parameterization');
+        expect(decode(raw, 0, d, MU).mean, 'μ-parameterization').toBeCloseToNested(raw.subarray(0, d), { rel: 0 });
       }
     }
   });
@@ -138,7 +134,7 @@ describe('decode', () => {
         const fast = decodePlanar(raw, 0, params);
         for (const key of ['mean', 'sqrtPrecision', 'precision', 'covariance'] as const) {
           const scale = Math.max(...Array.from(general[key], Math.abs));
-          assertAllClose(fast[key], general[key], { abs: 1e-11 * scale }, `${key} of ${raw}`);
+          expect(fast[key], `${key} of ${raw}`).toBeCloseToNested(general[key], { abs: 1e-11 * scale });
         }
       }
     }

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { decodePlanar, ellipse, huberConstants, radialQuantile, rmse } from '../../src/huber/index.js';
 import { invertGeneral } from '../../src/huber/linalg.js';
-import { assertClose } from '../helpers/assert-close.js';
 import { RadialSampler } from '../helpers/huber-reference.js';
 import { createRng } from '../helpers/prng.js';
 
@@ -20,12 +19,12 @@ describe('ellipse', () => {
     const r = radialQuantile(2, 1, 0.95);
     for (const angle of [0, 30, -30, 60, 89, -89.5]) {
       const e = ellipse(rotated(angle, 9 * kappa, kappa), 1, 0.95);
-      assertClose(e.semiMajor, 3 * r, { rel: 1e-12 });
-      assertClose(e.semiMinor, r, { rel: 1e-12 });
-      assertClose(e.angle, angle, { abs: 1e-9 });
+      expect(e.semiMajor).toBeCloseToNested(3 * r, { rel: 1e-12 });
+      expect(e.semiMinor).toBeCloseToNested(r, { rel: 1e-12 });
+      expect(e.angle).toBeCloseToNested(angle, { abs: 1e-9 });
       assert.equal(e.level, 0.95);
     }
-    assertClose(ellipse(rotated(90, 4, 1), 1, 0.5).angle, 90, { abs: 1e-9 });
+    expect(ellipse(rotated(90, 4, 1), 1, 0.5).angle).toBeCloseToNested(90, { abs: 1e-9 });
     assert.equal(ellipse([2, 0, 0, 2], 1, 0.5).angle, 0);
   });
 
@@ -42,7 +41,7 @@ describe('ellipse', () => {
     ] as const) {
       const x = len * Math.cos(dir);
       const y = len * Math.sin(dir);
-      assertClose(Math.sqrt(x * x * inv[0] + 2 * x * y * inv[1] + y * y * inv[3]), r, { rel: 1e-12 });
+      expect(Math.sqrt(x * x * inv[0] + 2 * x * y * inv[1] + y * y * inv[3])).toBeCloseToNested(r, { rel: 1e-12 });
     }
   });
 
@@ -62,8 +61,8 @@ describe('ellipse', () => {
       const v = -dx * Math.sin(a) + dy * Math.cos(a);
       if ((u / e.semiMajor) ** 2 + (v / e.semiMinor) ** 2 <= 1) inside++;
     }
-    assertClose(inside / count, 0.9, { abs: 5 * Math.sqrt((0.9 * 0.1) / count) });
-    assertClose(rmse(dist.covariance), Math.sqrt(squared / count), { rel: 0.02 }, 'rmse = √E‖y − μ‖²');
+    expect(inside / count).toBeCloseToNested(0.9, { abs: 5 * Math.sqrt((0.9 * 0.1) / count) });
+    expect(rmse(dist.covariance), 'rmse = √E‖y − μ‖²').toBeCloseToNested(Math.sqrt(squared / count), { rel: 0.02 });
   });
 
   it('rejects bad inputs', () => {

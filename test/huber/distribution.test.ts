@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import {
   createDistribution,
@@ -11,7 +11,6 @@ import {
   radialQuantile,
 } from '../../src/huber/index.js';
 import { invertGeneral, multiply, transpose } from '../../src/huber/linalg.js';
-import { assertAllClose, assertClose } from '../helpers/assert-close.js';
 import { RadialSampler, referenceLoss, referenceNormalizer, sampleCovariance } from '../helpers/huber-reference.js';
 import { integrate } from '../helpers/integrate.js';
 import { createRng } from '../helpers/prng.js';
@@ -35,7 +34,7 @@ function assertCovarianceWithin(
         sq += v * v;
       }
       const se = Math.sqrt(sq / count / count);
-      assertClose(estimate[i * d + j], truth[i * d + j], { abs: z * se }, `${message} Σ[${i}][${j}]`);
+      expect(estimate[i * d + j], `${message} Σ[${i}][${j}]`).toBeCloseToNested(truth[i * d + j], { abs: z * se });
     }
   }
 }
@@ -44,13 +43,13 @@ describe('negativeLogLikelihood', () => {
   it('integrates to one (d = 1) and matches the density formula', () => {
     const dist = createDistribution([0.7], [4], 0.6);
     const total = integrate((y) => Math.exp(-negativeLogLikelihood(dist, [y])), -80, 80, 1e-13);
-    assertClose(total, 1, { abs: 1e-10 });
+    expect(total).toBeCloseToNested(1, { abs: 1e-10 });
   });
 
   it('integrates to one in d = 2 with a correlated precision', () => {
     const dist = createDistribution([1, -2], [2, 0.6, 0.6, 0.5], 1.3);
     const inner = (x: number): number => integrate((y) => Math.exp(-negativeLogLikelihood(dist, [x, y])), -60, 60, 1e-11);
-    assertClose(integrate(inner, -40, 40, 1e-10), 1, { abs: 1e-8 });
+    expect(integrate(inner, -40, 40, 1e-10)).toBeCloseToNested(1, { abs: 1e-8 });
   });
 
   it('equals −log|A| + log c_d(δ) + h_δ(r) computed independently (d = 3)', () => {
@@ -62,7 +61,7 @@ describe('negativeLogLikelihood', () => {
     for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) r2 += diff[i] * dist.precision[i * 3 + j] * diff[j];
     const logDetA = dist.remappedEigenvalues.reduce((s, g) => s + Math.log(g), 0);
     const expected = -logDetA + Math.log(referenceNormalizer(3, 0.8)) + referenceLoss(Math.sqrt(r2), 0.8);
-    assertClose(negativeLogLikelihood(dist, y), expected, { abs: 1e-10 });
+    expect(negativeLogLikelihood(dist, y)).toBeCloseToNested(expected, { abs: 1e-10 });
   });
 
   it('rejects a point of the wrong dimension', () => {
@@ -96,7 +95,7 @@ describe('sampling agrees with κΛ⁻¹ and r_p', () => {
           }
           if (q <= r * r) inside++;
         }
-        assertClose(inside / count, p, { abs: 5 * Math.sqrt((p * (1 - p)) / count) }, `fraction inside r_${p}`);
+        expect(inside / count, `fraction inside r_${p}`).toBeCloseToNested(p, { abs: 5 * Math.sqrt((p * (1 - p)) / count) });
       }
     });
   }
@@ -130,13 +129,13 @@ describe('pushForward and mirror', () => {
           return s;
         }),
       );
-      assertAllClose(back.mean, dist.mean, { abs: 1e-9 });
-      assertAllClose(back.precision, dist.precision, { rel: 1e-9, abs: 1e-9 * Math.max(...dist.precision) });
-      assertAllClose(back.covariance, dist.covariance, { rel: 1e-9, abs: 1e-9 * Math.max(...dist.covariance) });
+      expect(back.mean).toBeCloseToNested(dist.mean, { abs: 1e-9 });
+      expect(back.precision).toBeCloseToNested(dist.precision, { rel: 1e-9, abs: 1e-9 * Math.max(...dist.precision) });
+      expect(back.covariance).toBeCloseToNested(dist.covariance, { rel: 1e-9, abs: 1e-9 * Math.max(...dist.covariance) });
       const { kappa } = huberConstants(d, 1.5);
       const product = multiply(moved.covariance, moved.precision, d);
       for (let i = 0; i < d; i++)
-        for (let j = 0; j < d; j++) assertClose(product[i * d + j], i === j ? kappa : 0, { abs: 1e-9 * kappa });
+        for (let j = 0; j < d; j++) expect(product[i * d + j]).toBeCloseToNested(i === j ? kappa : 0, { abs: 1e-9 * kappa });
     }
   });
 
@@ -151,23 +150,25 @@ describe('pushForward and mirror', () => {
       mapped[2 * s] = m[0] * samples[2 * s] + m[1] * samples[2 * s + 1] + t[0];
       mapped[2 * s + 1] = m[2] * samples[2 * s] + m[3] * samples[2 * s + 1] + t[1];
     }
-    assertAllClose(
-      moved.mean,
+    expect(moved.mean).toBeCloseToNested(
       [m[0] * dist.mean[0] + m[1] * dist.mean[1] + t[0], m[2] * dist.mean[0] + m[3] * dist.mean[1] + t[1]],
       { abs: 1e-12 },
     );
     assertCovarianceWithin(mapped, 2, moved.mean, moved.covariance, 5, 'mapped samples');
-    assertAllClose(moved.covariance, multiply(multiply(m, dist.covariance, 2), transpose(m, 2), 2), { rel: 1e-12, abs: 1e-15 });
+    expect(moved.covariance).toBeCloseToNested(multiply(multiply(m, dist.covariance, 2), transpose(m, 2), 2), {
+      rel: 1e-12,
+      abs: 1e-15,
+    });
   });
 
   it('mirror flips x about the crop, flips the correlation sign and is its own inverse', () => {
     const dist = createDistribution([30, 50], [2, 0.5, 0.5, 1], 1);
     const flipped = mirror(dist, 224);
-    assertAllClose(flipped.mean, [194, 50], { abs: 1e-12 });
-    assertAllClose(flipped.precision, [2, -0.5, -0.5, 1], { abs: 1e-15 });
+    expect(flipped.mean).toBeCloseToNested([194, 50], { abs: 1e-12 });
+    expect(flipped.precision).toBeCloseToNested([2, -0.5, -0.5, 1], { abs: 1e-15 });
     const back = mirror(flipped, 224);
-    assertAllClose(back.mean, dist.mean, { abs: 1e-12 });
-    assertAllClose(back.covariance, dist.covariance, { abs: 1e-15 });
+    expect(back.mean).toBeCloseToNested(dist.mean, { abs: 1e-12 });
+    expect(back.covariance).toBeCloseToNested(dist.covariance, { abs: 1e-15 });
   });
 
   it('rejects a singular map', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import {
   createDistribution,
@@ -14,7 +14,6 @@ import {
   pushForward,
 } from '../../src/huber/index.js';
 import { invertGeneral } from '../../src/huber/linalg.js';
-import { assertAllClose, assertClose } from '../helpers/assert-close.js';
 import { RadialSampler, referenceLoss, sampleCovariance } from '../helpers/huber-reference.js';
 import { createRng, type Rng } from '../helpers/prng.js';
 
@@ -111,17 +110,15 @@ describe('fuseMl', () => {
       const result = fuseMl(views, { tolerance: 1e-12, maxIterations: 10_000 });
       assert.ok(result.converged, `trial ${trial} converged`);
       const brute = bruteForce(views);
-      assertClose(
-        referenceCost(views, result.point[0], result.point[1]),
-        brute.cost,
-        { rel: 1e-9, abs: 1e-12 },
-        `trial ${trial} cost`,
-      );
+      expect(referenceCost(views, result.point[0], result.point[1]), `trial ${trial} cost`).toBeCloseToNested(brute.cost, {
+        rel: 1e-9,
+        abs: 1e-12,
+      });
       assert.ok(result.cost <= brute.cost + 1e-9 * (1 + brute.cost));
-      assertClose(result.cost, referenceCost(views, result.point[0], result.point[1]), { rel: 1e-12 });
+      expect(result.cost).toBeCloseToNested(referenceCost(views, result.point[0], result.point[1]), { rel: 1e-12 });
       // Strictly convex near the optimum when one view is inside its quadratic zone: the points agree too.
       if (views.some((v) => mahalanobisRadius(v, result.point) < delta)) {
-        assertAllClose(result.point, [brute.x, brute.y], { abs: 1e-5 }, `trial ${trial} point`);
+        expect(result.point, `trial ${trial} point`).toBeCloseToNested([brute.x, brute.y], { abs: 1e-5 });
       }
     }
   });
@@ -138,19 +135,19 @@ describe('fuseMl', () => {
     assert.ok(fuseMean(views)[0] > 13);
     const precision = independentPrecision(views, fused.point);
     const outlierWeight = 1 / mahalanobisRadius(outlier, fused.point);
-    assertAllClose(precision, [2 + outlierWeight, 0, 0, 2 + outlierWeight], { rel: 1e-12 });
+    expect(precision).toBeCloseToNested([2 + outlierWeight, 0, 0, 2 + outlierWeight], { rel: 1e-12 });
   });
 
   it('returns a single view as is, and identical views with unchanged covariance', () => {
     const view = decodePlanar([1, -2, 3, 0.5, -1], 0, PARAMS);
     const single = fuseMl([view]);
     assert.deepEqual([single.iterations, single.converged], [0, true]);
-    assertAllClose(single.point, view.mean, { abs: 0 });
+    expect(single.point).toBeCloseToNested(view.mean, { abs: 0 });
     const twice = fuseMl([view, view, view]);
     assert.ok(twice.converged);
-    assertAllClose(twice.point, view.mean, { abs: 1e-12 });
-    assertAllClose(mixtureCovariance([view, view, view], twice.point), view.covariance, { rel: 1e-12, abs: 1e-18 });
-    assertAllClose(fuseMean([view, view]), view.mean, { abs: 1e-15 });
+    expect(twice.point).toBeCloseToNested(view.mean, { abs: 1e-12 });
+    expect(mixtureCovariance([view, view, view], twice.point)).toBeCloseToNested(view.covariance, { rel: 1e-12, abs: 1e-18 });
+    expect(fuseMean([view, view])).toBeCloseToNested(view.mean, { abs: 1e-15 });
   });
 
   it('converges in a few iterations where plain MM crawls (two views beyond δ, nearly equal precisions)', () => {
@@ -171,7 +168,7 @@ describe('fuseMl', () => {
     const result = fuseMl(views, { tolerance: 1e-9 });
     assert.ok(result.converged && result.iterations <= 20, `${result.iterations} iterations`);
     const brute = bruteForce(views);
-    assertClose(result.cost, brute.cost, { rel: 1e-9 });
+    expect(result.cost).toBeCloseToNested(brute.cost, { rel: 1e-9 });
   });
 
   it('reports an unconverged result at the iteration cap', () => {
@@ -208,7 +205,7 @@ describe('mixtureCovariance', () => {
     all.set(parts[0], 0);
     all.set(parts[1], 100_000);
     const estimate = sampleCovariance(all, 2, point);
-    assertAllClose(estimate, expected, { rel: 0.03 });
+    expect(estimate).toBeCloseToNested(expected, { rel: 0.03 });
     const trace = expected[0] + expected[3];
     const meanTrace = (views[0].covariance[0] + views[0].covariance[3] + views[1].covariance[0] + views[1].covariance[3]) / 2;
     assert.ok(trace > meanTrace, 'disagreement widens the mixture');

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { cholesky, eigenSymmetric2x2, invertSpd, symmetricEigen } from '../../src/huber/index.js';
 import { multiply, transpose } from '../../src/huber/linalg.js';
-import { assertAllClose, assertClose } from '../helpers/assert-close.js';
 import { createRng, type Rng } from '../helpers/prng.js';
 
 function randomSymmetric(rng: Rng, d: number, scale = 1): Float64Array {
@@ -51,10 +50,10 @@ function checkDecomposition(b: Float64Array, d: number, message: string): void {
   const bv = multiply(b, vectors, d);
   const vd = new Float64Array(d * d);
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) vd[i * d + j] = vectors[i * d + j] * values[j];
-  assertAllClose(bv, vd, { abs: 1e-13 * Math.max(scale, 1e-300) }, `${message} B·V = V·D`);
+  expect(bv, `${message} B·V = V·D`).toBeCloseToNested(vd, { abs: 1e-13 * Math.max(scale, 1e-300) });
   const identity = new Float64Array(d * d);
   for (let i = 0; i < d; i++) identity[i * d + i] = 1;
-  assertAllClose(multiply(transpose(vectors, d), vectors, d), identity, { abs: 1e-14 }, `${message} VᵀV = I`);
+  expect(multiply(transpose(vectors, d), vectors, d), `${message} VᵀV = I`).toBeCloseToNested(identity, { abs: 1e-14 });
   for (let i = 1; i < d; i++) assert.ok(values[i - 1] >= values[i], `${message} values descending`);
 }
 
@@ -84,7 +83,7 @@ describe('symmetricEigen (Jacobi)', () => {
       const { values } = symmetricEigen(b, d);
       const sorted = [...spectrum].sort((x, y) => y - x);
       const scale = Math.max(...spectrum.map(Math.abs));
-      assertAllClose(values, sorted, { abs: 1e-13 * scale + 1e-300 }, `values of ${spectrum}`);
+      expect(values, `values of ${spectrum}`).toBeCloseToNested(sorted, { abs: 1e-13 * scale + 1e-300 });
     }
   });
 
@@ -109,12 +108,12 @@ describe('eigenSymmetric2x2 (closed form)', () => {
       const e = eigenSymmetric2x2(a, b, c);
       const j = symmetricEigen([a, b, b, c], 2);
       const scale = Math.max(Math.abs(a), Math.abs(b), Math.abs(c), 1e-300);
-      assertClose(e.lambda1, j.values[0], { abs: 1e-14 * scale });
-      assertClose(e.lambda2, j.values[1], { abs: 1e-14 * scale });
+      expect(e.lambda1).toBeCloseToNested(j.values[0], { abs: 1e-14 * scale });
+      expect(e.lambda2).toBeCloseToNested(j.values[1], { abs: 1e-14 * scale });
       if (e.lambda1 - e.lambda2 > 1e-8 * scale) {
         const v0 = j.vectors[0];
         const v1 = j.vectors[2];
-        assertAllClose([e.p11, e.p12, e.p22], [v0 * v0, v0 * v1, v1 * v1], { abs: 1e-12 });
+        expect([e.p11, e.p12, e.p22]).toBeCloseToNested([v0 * v0, v0 * v1, v1 * v1], { abs: 1e-12 });
       }
       // The projector form reconstructs B whatever the multiplicity.
       const rebuilt = [
@@ -122,7 +121,7 @@ describe('eigenSymmetric2x2 (closed form)', () => {
         (e.lambda1 - e.lambda2) * e.p12,
         e.lambda2 + (e.lambda1 - e.lambda2) * e.p22,
       ];
-      assertAllClose(rebuilt, [a, b, c], { abs: 1e-14 * scale });
+      expect(rebuilt).toBeCloseToNested([a, b, c], { abs: 1e-14 * scale });
     }
   });
 });
@@ -138,7 +137,7 @@ describe('cholesky and invertSpd', () => {
       const inverse = invertSpd(spd, d);
       const identity = new Float64Array(d * d);
       for (let i = 0; i < d; i++) identity[i * d + i] = 1;
-      assertAllClose(multiply(spd, inverse, d), identity, { abs: 1e-12 });
+      expect(multiply(spd, inverse, d)).toBeCloseToNested(identity, { abs: 1e-12 });
     }
     assert.throws(() => cholesky([1, 2, 2, 1], 2), /positive definite/);
   });

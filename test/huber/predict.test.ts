@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import {
   decodePlanar,
@@ -13,7 +13,6 @@ import {
   pushForward,
   type PlanarView,
 } from '../../src/huber/index.js';
-import { assertAllClose, assertClose } from '../helpers/assert-close.js';
 import { createRng } from '../helpers/prng.js';
 
 const PARAMS: DistributionParams = { delta: 1, theta: 1, eigenvalueOffset: 25.5, parameterization: 'nu' };
@@ -52,14 +51,17 @@ describe('fuseKeypointViews', () => {
       const expected = pushForward(decodePlanar(raw, 5 * k, PARAMS), affine.m, affine.t);
       const kp = keypoints[k];
       assert.deepEqual([kp.iterations, kp.converged], [0, true]);
-      assertAllClose([kp.x, kp.y], expected.mean, { abs: 1e-9 });
-      assertAllClose(flat(kp.covariance), expected.covariance, { rel: 1e-12 });
-      assertClose(kp.rmse, Math.sqrt(expected.covariance[0] + expected.covariance[3]), { rel: 1e-12 });
+      expect([kp.x, kp.y]).toBeCloseToNested(expected.mean, { abs: 1e-9 });
+      expect(flat(kp.covariance)).toBeCloseToNested(expected.covariance, { rel: 1e-12 });
+      expect(kp.rmse).toBeCloseToNested(Math.sqrt(expected.covariance[0] + expected.covariance[3]), { rel: 1e-12 });
       const e = ellipse(expected.covariance, 1, 0.95);
-      assertAllClose([kp.ellipse.semiMajor, kp.ellipse.semiMinor, kp.ellipse.angle], [e.semiMajor, e.semiMinor, e.angle], {
-        rel: 1e-9,
-        abs: 1e-9,
-      });
+      expect([kp.ellipse.semiMajor, kp.ellipse.semiMinor, kp.ellipse.angle]).toBeCloseToNested(
+        [e.semiMajor, e.semiMinor, e.angle],
+        {
+          rel: 1e-9,
+          abs: 1e-9,
+        },
+      );
     }
   });
 
@@ -108,14 +110,14 @@ describe('fuseKeypointViews', () => {
         const dists = [perView[0][k], perView[1][k]];
         const point = fusion === 'ml' ? fuseMl(dists, { tolerance: 1e-12, maxIterations: 100_000 }).point : fuseMean(dists);
         const kp = result.keypoints[k];
-        assertAllClose([kp.x, kp.y], point, { abs: 1e-6 }, `${fusion} keypoint ${k}`);
-        assertAllClose(flat(kp.covariance), mixtureCovariance(dists, point), { rel: 1e-7, abs: 1e-9 });
+        expect([kp.x, kp.y], `${fusion} keypoint ${k}`).toBeCloseToNested(point, { abs: 1e-6 });
+        expect(flat(kp.covariance)).toBeCloseToNested(mixtureCovariance(dists, point), { rel: 1e-7, abs: 1e-9 });
         assert.ok(kp.converged, `${fusion} keypoint ${k} after ${kp.iterations} iterations`);
         if (fusion === 'mean') assert.equal(kp.iterations, 0);
         for (let v = 0; v < 2; v++) {
           const vk = result.views![v][k];
-          assertAllClose([vk.x, vk.y], perView[v][k].mean, { abs: 1e-9 });
-          assertAllClose(flat(vk.covariance), perView[v][k].covariance, { rel: 1e-9, abs: 1e-12 });
+          expect([vk.x, vk.y]).toBeCloseToNested(perView[v][k].mean, { abs: 1e-9 });
+          expect(flat(vk.covariance)).toBeCloseToNested(perView[v][k].covariance, { rel: 1e-9, abs: 1e-12 });
         }
       }
     }
@@ -144,8 +146,10 @@ describe('fuseKeypointViews', () => {
     const fused = fuseKeypointViews(views, normalization, params, { fusion: 'ml', level: 0.95, includeViews: false });
     const single = fuseKeypointViews([views[0]], normalization, params, { fusion: 'ml', level: 0.95, includeViews: false });
     for (let k = 0; k < count; k++) {
-      assertAllClose([fused.keypoints[k].x, fused.keypoints[k].y], [single.keypoints[k].x, single.keypoints[k].y], { abs: 1e-4 });
-      assertAllClose(flat(fused.keypoints[k].covariance), flat(single.keypoints[k].covariance), { rel: 1e-5 });
+      expect([fused.keypoints[k].x, fused.keypoints[k].y]).toBeCloseToNested([single.keypoints[k].x, single.keypoints[k].y], {
+        abs: 1e-4,
+      });
+      expect(flat(fused.keypoints[k].covariance)).toBeCloseToNested(flat(single.keypoints[k].covariance), { rel: 1e-5 });
       assert.ok(fused.keypoints[k].converged && fused.keypoints[k].iterations >= 1);
     }
   });
