@@ -1,19 +1,24 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { AjvCompiler, type BuildCompilerFromPool } from '@fastify/ajv-compiler';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import fp from 'fastify-plugin';
 import { executionProviders, intraOpThreads, type Config } from './config.js';
 import { problemErrorHandler, problemUri, unauthorized } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { ModelRegistry } from './models/model-registry.js';
+import { fuseRoutes } from './routes/fuse.js';
 import { healthRoutes } from './routes/health.js';
 import { kserveV2Routes } from './routes/kserve-v2.js';
 import { modelRoutes } from './routes/models.js';
+import { pageRoutes } from './routes/page.js';
 import { MULTIPART_FIELD_BYTES, predictRoutes } from './routes/predict.js';
+import { renderRoutes } from './routes/render.js';
 import { ModelInfo } from './schemas/models.js';
 import { Box, Ellipse, Keypoint, ViewPrediction } from './schemas/predict.js';
 import { Problem, problemResponses } from './schemas/problem.js';
@@ -139,6 +144,7 @@ export const app = fp<AppOptions>(
         tags: [
           { name: 'predict', description: 'Keypoint prediction' },
           { name: 'models', description: 'The model repository' },
+          { name: 'fusion', description: 'Independent evidence: fusion and triangulation' },
           { name: 'operations', description: 'Health, readiness and metrics' },
         ],
         components: {
@@ -151,21 +157,23 @@ export const app = fp<AppOptions>(
       transformObject: (documentObject) => {
         const { openapiObject } = documentObject as { openapiObject: Record<string, any> };
         // Multipart parts travel as bytes and JSON text; OpenAPI says so with `type: string` and an encoding.
-        const predict = openapiObject.paths?.['/v1/models/{model}/predict']?.post as
-          | {
-              requestBody?: {
-                content?: Record<
-                  string,
-                  { schema?: { properties?: Record<string, Record<string, unknown>> }; encoding?: unknown }
-                >;
-              };
-            }
-          | undefined;
-        const form = predict?.requestBody?.content?.['multipart/form-data'];
-        if (form?.schema?.properties?.image) {
-          form.schema.properties.image.type = 'string';
-          form.schema.properties.image.format = 'binary';
-          form.encoding = { image: { contentType: 'image/*' }, boxes: { contentType: 'application/json' } };
+        for (const route of ['predict', 'render']) {
+          const operation = openapiObject.paths?.[`/v1/models/{model}/${route}`]?.post as
+            | {
+                requestBody?: {
+                  content?: Record<
+                    string,
+                    { schema?: { properties?: Record<string, Record<string, unknown>> }; encoding?: unknown }
+                  >;
+                };
+              }
+            | undefined;
+          const form = operation?.requestBody?.content?.['multipart/form-data'];
+          if (form?.schema?.properties?.image) {
+            form.schema.properties.image.type = 'string';
+            form.schema.properties.image.format = 'binary';
+            form.encoding = { image: { contentType: 'image/*' }, boxes: { contentType: 'application/json' } };
+          }
         }
         return openapiObject;
       },
@@ -208,12 +216,40 @@ export const app = fp<AppOptions>(
       maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
     };
     await fastify.register(predictRoutes, { registry, metrics, limits });
+    await fastify.register(renderRoutes, { registry, metrics, limits });
+    await fastify.register(pageRoutes);
     await fastify.register(kserveV2Routes, { registry, metrics, limits });
+    const evidenceLimits = {
+      maxPoints: config.MAX_FUSION_POINTS,
+      maxCameras: config.MAX_CAMERAS,
+      maxObservationsPerPoint: config.MAX_OBSERVATIONS_PER_POINT,
+    };
+    await fastify.register(fuseRoutes, { metrics, limits: evidenceLimits });
     if (config.METRICS_PORT === 0) metricsRoute(fastify, metrics);
     fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
   },
   { name: 'huber-keypoints', fastify: '5.x' },
 );
+
+const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false } as const;
+
+/**
+ * Headers, path parameters and query strings are text by nature, so they are coerced to their
+ * schema's types; JSON bodies are checked as sent: `{"x": null}` or `"width": true` is a 400 naming
+ * the field, never a silent 0 or 1. Multipart forms are parsed field by field before they meet the
+ * body schema (see routes/predict.ts).
+ */
+function strictBodyValidator(): BuildCompilerFromPool {
+  const pool = AjvCompiler();
+  return (externalSchemas) => {
+    const coercing = pool(externalSchemas, { customOptions: { ...ajvOptions, coerceTypes: 'array' } });
+    const strict = pool(externalSchemas, { customOptions: { ...ajvOptions, coerceTypes: false } });
+    // At run time Fastify hands the compiler the route definition with the part it validates; the
+    // package's published type names only the schema, hence the two conversions.
+    const byPart = (route: FastifyRouteSchemaDef<unknown>) => (route.httpPart === 'body' ? strict : coercing)(route as never);
+    return byPart as unknown as ReturnType<BuildCompilerFromPool>;
+  };
+}
 
 /** Fastify's own options, derived from the configuration. */
 export function serverOptions(config: Config): FastifyServerOptions {
@@ -221,7 +257,7 @@ export function serverOptions(config: Config): FastifyServerOptions {
     logger: { level: config.LOG_LEVEL },
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestTimeout: config.REQUEST_TIMEOUT_MS,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: strictBodyValidator() } },
   };
 }
 

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type DomainErrorKind } from './domain-errors.js';
 
 /**
  * An error that carries its own RFC 9457 problem description; `problemErrorHandler` turns it into
@@ -61,6 +62,32 @@ const statusTitles: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
+/** How each domain refusal reads over HTTP: status and problem type slug. */
+const domainProblems: Record<DomainErrorKind, { status: number; slug: string }> = {
+  'invalid-image': { status: 400, slug: 'invalid-image' },
+  'unsupported-image': { status: 415, slug: 'unsupported-media-type' },
+  'image-too-large': { status: 413, slug: 'payload-too-large' },
+  'invalid-box': { status: 422, slug: 'invalid-box' },
+  'box-outside-image': { status: 422, slug: 'box-outside-image' },
+  'too-many-boxes': { status: 422, slug: 'too-many-boxes' },
+  'invalid-evidence': { status: 422, slug: 'invalid-evidence' },
+  'unknown-model': { status: 404, slug: 'unknown-model' },
+  'model-not-ready': { status: 503, slug: 'model-not-ready' },
+  'queue-full': { status: 503, slug: 'queue-full' },
+  'deadline-exceeded': { status: 504, slug: 'deadline-exceeded' },
+  'inference-failed': { status: 503, slug: 'inference-failed' },
+};
+
+/** The HTTP face of a domain error: one ProblemError, so every route answers it the same way. */
+export function problemFromDomain(error: DomainError): ProblemError {
+  const { status, slug } = domainProblems[error.kind];
+  const headers: Record<string, string> =
+    error.retryAfterSeconds === undefined ? {} : { 'retry-after': String(error.retryAfterSeconds) };
+  const problem = new ProblemError(status, statusTitles[status] ?? 'Error', error.message, problemUri(slug), {}, headers);
+  if (error.cause !== undefined) problem.cause = error.cause;
+  return problem;
+}
+
 /** Maps any error to a problem body; 5xx bodies never carry internals. */
 function toProblem(error: FastifyError | ProblemError | Error, instance: string) {
   if (error instanceof ProblemError) {
@@ -108,7 +135,8 @@ function toProblem(error: FastifyError | ProblemError | Error, instance: string)
  * into an `error` member, which is where Open Inference Protocol (KServe v2) clients look.
  */
 export function problemErrorHandler(options: { errorMember?: boolean } = {}) {
-  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+  return (raised: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const error = raised instanceof DomainError ? problemFromDomain(raised) : raised;
     const problem: Record<string, unknown> & { status: number; detail: string } = toProblem(error, request.url);
     if (options.errorMember) problem.error = problem.detail;
     // Overload and retryable failures are the service working as designed; only the unexpected gets a stack.

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import pLimit from 'p-limit';
 import sharp, { type Metadata } from 'sharp';
-import { badRequest, payloadTooLarge, unsupportedMediaType } from '../errors.js';
+import { DomainError } from '../domain-errors.js';
 
 /** An EXIF-oriented image as 8-bit RGB, row-major, three bytes a pixel. */
 export interface DecodedImage {
@@ -48,30 +48,37 @@ function sniffFormat(bytes: Buffer): string | undefined {
  * can act on: 415 for what is not a supported image, 413 past the pixel limit, 400 for a damaged one.
  */
 export async function decodeImage(bytes: Buffer, limits: DecodeLimits): Promise<DecodedImage> {
-  if (bytes.length === 0) throw badRequest('image is empty (0 bytes)', 'invalid-image');
+  if (bytes.length === 0) throw new DomainError('invalid-image', 'image is empty (0 bytes)');
   let metadata: Metadata;
   try {
     metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
     const sniffed = sniffFormat(bytes);
     if (sniffed !== undefined) {
-      throw badRequest(
-        `image could not be decoded as ${sniffed}: its header is damaged or incomplete (${firstLine(error)})`,
+      throw new DomainError(
         'invalid-image',
+        `image could not be decoded as ${sniffed}: its header is damaged or incomplete (${firstLine(error)})`,
       );
     }
-    throw unsupportedMediaType(
+    throw new DomainError(
+      'unsupported-image',
       `image is not a supported image format (${bytes.length} bytes; expected JPEG, PNG, WebP, AVIF, TIFF or GIF)`,
     );
   }
   const format = metadata.format ?? 'unknown';
   if (!supportedFormats.has(format)) {
-    throw unsupportedMediaType(`image format "${format}" is not supported; send JPEG, PNG, WebP, AVIF, TIFF or GIF`);
+    throw new DomainError(
+      'unsupported-image',
+      `image format "${format}" is not supported; send JPEG, PNG, WebP, AVIF, TIFF or GIF`,
+    );
   }
   const width = metadata.width ?? 0;
   const height = metadata.height ?? 0;
   if (width * height > limits.maxPixels) {
-    throw payloadTooLarge(`image is ${width}×${height} = ${width * height} pixels, over the limit of ${limits.maxPixels}`);
+    throw new DomainError(
+      'image-too-large',
+      `image is ${width}×${height} = ${width * height} pixels, over the limit of ${limits.maxPixels}`,
+    );
   }
   try {
     const { data, info } = await decodeSlot(() =>
@@ -85,7 +92,7 @@ export async function decodeImage(bytes: Buffer, limits: DecodeLimits): Promise<
     if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
     return { pixels: data, width: info.width, height: info.height, format };
   } catch (error) {
-    throw badRequest(`image could not be decoded as ${format}: ${firstLine(error)}`, 'invalid-image');
+    throw new DomainError('invalid-image', `image could not be decoded as ${format}: ${firstLine(error)}`);
   }
 }
 

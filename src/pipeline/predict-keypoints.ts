@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { DeadlineExceededError } from '../inference/dynamic-batcher.js';
 import { fuseKeypointViews, type FusedKeypoint, type PlanarView, type PlanarViewKeypoint } from '../huber/index.js';
-import { gatewayTimeout, serviceUnavailable, unprocessable } from '../errors.js';
+import { DomainError } from '../domain-errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ServedModel } from '../models/model-registry.js';
 import { inputToImage, mirroredInputToImage, planCrop, sampleCrop, type Box } from './crop-sampler.js';
-import { decodeImage } from './image-decoder.js';
+import { decodeImage, type DecodedImage } from './image-decoder.js';
 
 export interface PredictRequest {
   image: Buffer;
@@ -48,26 +48,26 @@ const MIN_BOX_SIDE = 1e-3;
 /** Boxes must be finite, non-empty and overlap the image; each failure names the box by its index. */
 export function checkBoxes(boxes: Box[], width: number, height: number, maxBoxes: number): void {
   if (boxes.length > maxBoxes)
-    throw unprocessable(`${boxes.length} boxes sent, more than the limit of ${maxBoxes}`, 'too-many-boxes');
+    throw new DomainError('too-many-boxes', `${boxes.length} boxes sent, more than the limit of ${maxBoxes}`);
   boxes.forEach((box, index) => {
     const values = [box.x, box.y, box.width, box.height];
     if (!values.every(Number.isFinite)) {
-      throw unprocessable(`boxes[${index}] ${JSON.stringify(box)} has a non-finite value`, 'invalid-box');
+      throw new DomainError('invalid-box', `boxes[${index}] ${JSON.stringify(box)} has a non-finite value`);
     }
     // Finite is not enough: a 1e308-wide box overflows the crop's affine map to Infinity.
     if (values.some((value) => Math.abs(value) > MAX_BOX_COORDINATE)) {
-      throw unprocessable(`boxes[${index}] ${JSON.stringify(box)} has a value beyond ±${MAX_BOX_COORDINATE} px`, 'invalid-box');
+      throw new DomainError('invalid-box', `boxes[${index}] ${JSON.stringify(box)} has a value beyond ±${MAX_BOX_COORDINATE} px`);
     }
     if (!(box.width >= MIN_BOX_SIDE && box.height >= MIN_BOX_SIDE)) {
-      throw unprocessable(
-        `boxes[${index}] has width ${box.width} and height ${box.height}; both must be at least ${MIN_BOX_SIDE} px`,
+      throw new DomainError(
         'invalid-box',
+        `boxes[${index}] has width ${box.width} and height ${box.height}; both must be at least ${MIN_BOX_SIDE} px`,
       );
     }
     if (box.x >= width || box.y >= height || box.x + box.width <= 0 || box.y + box.height <= 0) {
-      throw unprocessable(
-        `boxes[${index}] {x: ${box.x}, y: ${box.y}, width: ${box.width}, height: ${box.height}} lies outside the ${width}×${height} image`,
+      throw new DomainError(
         'box-outside-image',
+        `boxes[${index}] {x: ${box.x}, y: ${box.y}, width: ${box.width}, height: ${box.height}} lies outside the ${width}×${height} image`,
       );
     }
   });
@@ -90,9 +90,9 @@ function admit(model: ServedModel, crops: number, limits: PredictLimits): () => 
   const decoding = decodingCrops.get(model) ?? 0;
   const ahead = model.batcher.depth + decoding;
   if (ahead > 0 && ahead + crops > limits.maxQueueCrops) {
-    throw serviceUnavailable(
-      `model "${model.manifest.name}" has ${model.batcher.depth} crops queued and ${decoding} being decoded; this request adds ${crops}, past the limit of ${limits.maxQueueCrops}; retry shortly`,
+    throw new DomainError(
       'queue-full',
+      `model "${model.manifest.name}" has ${model.batcher.depth} crops queued and ${decoding} being decoded; this request adds ${crops}, past the limit of ${limits.maxQueueCrops}; retry shortly`,
       1,
     );
   }
@@ -105,7 +105,12 @@ function admit(model: ServedModel, crops: number, limits: PredictLimits): () => 
  * geometry that made them and the image's size, so the decoded pixels are garbage as soon as it
  * returns instead of being held while the request waits for inference.
  */
-async function decodeAndSample(model: ServedModel, request: PredictRequest, limits: PredictLimits) {
+async function decodeAndSample(
+  model: ServedModel,
+  request: PredictRequest,
+  limits: PredictLimits,
+  onDecoded: ((image: DecodedImage) => void) | undefined,
+) {
   const boxCount = request.boxes && request.boxes.length > 0 ? Math.min(request.boxes.length, limits.maxBoxes) : 1;
   const release = admit(model, boxCount * (request.tta ? 2 : 1), limits);
   let image: Awaited<ReturnType<typeof decodeImage>>;
@@ -114,6 +119,7 @@ async function decodeAndSample(model: ServedModel, request: PredictRequest, limi
   } finally {
     release();
   }
+  onDecoded?.(image);
   const boxes =
     request.boxes && request.boxes.length > 0 ? request.boxes : [{ x: 0, y: 0, width: image.width, height: image.height }];
   checkBoxes(boxes, image.width, image.height, limits.maxBoxes);
@@ -129,29 +135,43 @@ async function decodeAndSample(model: ServedModel, request: PredictRequest, limi
   return { image: { width: image.width, height: image.height }, boxes, crops, geometries };
 }
 
-export async function predictKeypoints(model: ServedModel, request: PredictRequest, limits: PredictLimits, metrics: Metrics) {
+/**
+ * `onDecoded` receives the EXIF-oriented decoded image, for callers that draw on it (render); keeping it
+ * holds its pixels while the request waits for inference, which predict alone avoids.
+ */
+export async function predictKeypoints(
+  model: ServedModel,
+  request: PredictRequest,
+  limits: PredictLimits,
+  metrics: Metrics,
+  onDecoded?: (image: DecodedImage) => void,
+) {
   const name = model.manifest.name;
   const started = performance.now();
-  const { image, boxes, crops, geometries } = await decodeAndSample(model, request, limits);
+  const { image, boxes, crops, geometries } = await decodeAndSample(model, request, limits, onDecoded);
   const { outputSize, manifest } = model;
   const viewCount = request.tta ? 2 : 1;
   const decoded = performance.now();
   metrics.stageDuration.observe({ model: name, stage: 'decode' }, (decoded - started) / 1000);
 
   if (decoded > request.deadline) {
-    throw gatewayTimeout('the request deadline passed while the image was decoded; nothing was sent to the model');
+    throw new DomainError(
+      'deadline-exceeded',
+      'the request deadline passed while the image was decoded; nothing was sent to the model',
+    );
   }
   let outputs: Float32Array;
   try {
     outputs = await model.batcher.submit(crops, boxes.length * viewCount, request.deadline);
   } catch (error) {
     if (error instanceof DeadlineExceededError) {
-      throw gatewayTimeout(
+      throw new DomainError(
+        'deadline-exceeded',
         `the request deadline passed while it waited for a batch (${error.message}); nothing was sent to the model`,
       );
     }
     // The cause goes to the log, never to the client.
-    throw Object.assign(serviceUnavailable(`inference failed for model "${name}"; retry the request`, 'inference-failed'), {
+    throw new DomainError('inference-failed', `inference failed for model "${name}"; retry the request`, undefined, {
       cause: error,
     });
   }

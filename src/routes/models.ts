@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
-import { notFound, serviceUnavailable } from '../errors.js';
+import { DomainError } from '../domain-errors.js';
 import type { ModelEntry, ModelRegistry, ServedModel } from '../models/model-registry.js';
 import { ModelList, ModelParams } from '../schemas/models.js';
 import { problemResponses } from '../schemas/problem.js';
@@ -25,18 +25,18 @@ export function describeModel(entry: ModelEntry) {
 
 export function findModel(registry: ModelRegistry, name: string): ModelEntry {
   const entry = registry.entries.get(name);
-  if (!entry) throw notFound(`model ${JSON.stringify(name)} is not in the model repository`, 'unknown-model');
+  if (!entry) throw new DomainError('unknown-model', `model ${JSON.stringify(name)} is not in the model repository`);
   return entry;
 }
 
 /** The loaded model behind an entry, or 503 saying why there is none yet. */
 export function servedModel(entry: ModelEntry): ServedModel {
   if (entry.state === 'ready' && entry.served) return entry.served;
-  throw serviceUnavailable(
+  throw new DomainError(
+    'model-not-ready',
     entry.state === 'failed'
       ? `model "${entry.folder}" failed to load: ${entry.error}`
       : `model "${entry.folder}" is still loading`,
-    'model-not-ready',
   );
 }
 

@@ -25,12 +25,39 @@ function parseBoxes(text: string): unknown {
   }
 }
 
+const booleanFields = new Set(['tta', 'includeViews']);
+const numberFields = new Set(['level', 'swapPrior']);
+const jsonFields = new Set(['boxes']);
+const decimal = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * A form field is text; this turns it into the JSON value the body schema expects, and refuses
+ * text that is not exactly that (`"yes"` is not a boolean, `"0.9x"` not a number): the schema then
+ * checks the value as it checks a JSON body, without coercion.
+ */
+export function parseFormField(name: string, text: string): unknown {
+  if (jsonFields.has(name)) return name === 'boxes' ? parseBoxes(text) : text;
+  if (booleanFields.has(name)) {
+    if (text === 'true') return true;
+    if (text === 'false') return false;
+    throw badRequest(`field "${name}" must be true or false, got ${JSON.stringify(text)}`, 'invalid-field');
+  }
+  if (numberFields.has(name)) {
+    const value = Number(text.trim());
+    if (!decimal.test(text.trim()) || !Number.isFinite(value)) {
+      throw badRequest(`field "${name}" must be a number, got ${JSON.stringify(text)}`, 'invalid-field');
+    }
+    return value;
+  }
+  return text;
+}
+
 /**
  * Reads a multipart form into the JSON body's shape before validation, so both content types
  * meet the same schema: the `image` part as bytes, `boxes` parsed from its JSON text (a text field,
  * or an application/json part as the document's encoding describes it).
  */
-async function readMultipart(request: FastifyRequest): Promise<Record<string, unknown>> {
+export async function readMultipart(request: FastifyRequest): Promise<Record<string, unknown>> {
   const body: Record<string, unknown> = {};
   for await (const part of request.parts()) {
     if (part.fieldname === 'image' && body.image !== undefined) {
@@ -51,10 +78,32 @@ async function readMultipart(request: FastifyRequest): Promise<Record<string, un
           `field "${part.fieldname}" is longer than ${MULTIPART_FIELD_BYTES} bytes; send the image as a file part`,
         );
       }
-      body[part.fieldname] = part.fieldname === 'boxes' ? parseBoxes(String(part.value)) : part.value;
+      body[part.fieldname] = parseFormField(part.fieldname, String(part.value));
     }
   }
   return body;
+}
+
+/** preValidation for routes that take predict's input: a multipart form becomes the JSON body's shape. */
+export async function readMultipartBody(request: FastifyRequest): Promise<void> {
+  if (!request.isMultipart()) return;
+  try {
+    request.body = await readMultipart(request);
+  } catch (error) {
+    // busboy reports a malformed form (no boundary, a cut-off part) as a bare Error, which would be a 500.
+    if (error instanceof ProblemError || (error as { statusCode?: number }).statusCode !== undefined) throw error;
+    throw badRequest(`multipart body could not be read: ${(error as Error).message}`, 'invalid-multipart');
+  }
+}
+
+/** The image's bytes: base64 text from a JSON body, or a multipart file part as read. */
+export function imageBytes(image: unknown): Buffer {
+  if (typeof image === 'string') {
+    if (!base64Pattern.test(image)) throw badRequest('image is not valid base64', 'invalid-image');
+    return Buffer.from(image, 'base64');
+  }
+  if (Buffer.isBuffer(image)) return image;
+  throw badRequest('image must be a file part', 'invalid-image');
 }
 
 export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metrics: Metrics; limits: PredictLimits }> = async (
@@ -120,16 +169,7 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
           }),
         },
       },
-      preValidation: async (request) => {
-        if (!request.isMultipart()) return;
-        try {
-          request.body = await readMultipart(request);
-        } catch (error) {
-          // busboy reports a malformed form (no boundary, a cut-off part) as a bare Error, which would be a 500.
-          if (error instanceof ProblemError || (error as { statusCode?: number }).statusCode !== undefined) throw error;
-          throw badRequest(`multipart body could not be read: ${(error as Error).message}`, 'invalid-multipart');
-        }
-      },
+      preValidation: readMultipartBody,
     },
     async (request) => {
       const started = performance.now();
@@ -137,19 +177,10 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
       const deadline = started + Math.min(asked ?? limits.maxDeadlineMs, limits.maxDeadlineMs);
       const served = servedModel(findModel(registry, (request.params as { model: string }).model));
       const body = request.body as PredictBody;
-      let image: Buffer;
-      if (typeof body.image === 'string') {
-        if (!base64Pattern.test(body.image)) throw badRequest('image is not valid base64', 'invalid-image');
-        image = Buffer.from(body.image, 'base64');
-      } else if (Buffer.isBuffer(body.image)) {
-        image = body.image;
-      } else {
-        throw badRequest('image must be a file part', 'invalid-image');
-      }
       return predictKeypoints(
         served,
         {
-          image,
+          image: imageBytes(body.image),
           boxes: body.boxes as Box[] | undefined,
           tta: body.tta,
           fusion: body.fusion,
