@@ -53,6 +53,7 @@ export const ManifestSchema = Type.Object(
     ),
     keypoints: Type.Array(KeypointSpec, { minItems: 1 }),
     flipPairs: Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })]), { default: [] }),
+    edges: Type.Optional(Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })]))),
   },
   { additionalProperties: false },
 );
@@ -84,6 +85,9 @@ export function parseManifest(json: unknown, source: string): Manifest {
     }
     seen.add(a);
     seen.add(b);
+  }
+  for (const [a, b] of manifest.edges ?? []) {
+    if (a >= count || b >= count) throw new ManifestError(`${source}: edges entry [${a}, ${b}] refers past the ${count} keypoints`);
   }
   const names = new Set<string>();
   for (const keypoint of manifest.keypoints) {

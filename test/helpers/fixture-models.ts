@@ -193,6 +193,8 @@ export function dotsManifest(
       whitening: [[...normalization[k].whitening[0]], [...normalization[k].whitening[1]]],
     })),
     flipPairs: [[0, 1]],
+    // One line between the dots, so render draws an edge.
+    edges: [[0, 1]],
   };
 }
 

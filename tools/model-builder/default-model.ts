@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME } from '../../src/models/default-model-location.js';
 import { buildResNetHuber } from './resnet-huber.js';
 import { IMAGENET_MEAN, IMAGENET_STD, formatManifest, type ModelManifestJson } from '../../src/models/manifest-json.js';
+import { wflwEdges } from './wflw-edges.js';
 import { SYNTHETIC_WHITENING_PX, WFLW_KEYPOINT_COUNT, wflwFlipPairs, wflwManifestKeypoints } from './wflw.js';
 
 export { DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME };
@@ -39,6 +40,7 @@ export function defaultManifest(): ModelManifestJson {
     distribution: { delta: 1.0, theta: 1.0, eigenvalueOffset: 25.5, parameterization: 'nu' },
     keypoints: wflwManifestKeypoints(DEFAULT_INPUT_SIZE),
     flipPairs: wflwFlipPairs(),
+    edges: wflwEdges(),
   };
 }
 

@@ -1,0 +1,116 @@
+import { performance } from 'node:perf_hooks';
+import type { FastifyPluginCallback } from 'fastify';
+import type { Static } from 'typebox';
+import Type from 'typebox';
+import { ProblemError, problemUri } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { ModelRegistry } from '../models/model-registry.js';
+import type { DecodedImage } from '../pipeline/image-decoder.js';
+import { predictKeypoints, type PredictLimits } from '../pipeline/predict-keypoints.js';
+import { chooseFormat } from '../render/choose-format.js';
+import { RENDER_CONTENT_TYPES, renderPicture } from '../render/render-image.js';
+import { ModelParams } from '../schemas/models.js';
+import { problemResponses } from '../schemas/problem.js';
+import { RenderJsonBody, RenderMultipartBody, RenderResponse, type RenderBody } from '../schemas/render.js';
+import { findModel, servedModel } from './models.js';
+import { imageBytes, readMultipartBody } from './predict.js';
+
+const notAcceptable = (accept: string) =>
+  new ProblemError(
+    406,
+    'Not Acceptable',
+    `Accept "${accept}" allows none of image/png, image/jpeg, image/svg+xml; send one of them or a format field`,
+    problemUri('not-acceptable'),
+  );
+
+const DeadlineHeaders = Type.Object({
+  'x-request-deadline-ms': Type.Optional(Type.Integer({ minimum: 1, description: 'As for predict.' })),
+});
+
+/**
+ * POST /v1/models/{model}/render: predict's input and pipeline (one decode, the same crops, inference
+ * and fusion), answered as a picture instead of JSON.
+ */
+export const renderRoutes: FastifyPluginCallback<{ registry: ModelRegistry; metrics: Metrics; limits: PredictLimits }> = (
+  app,
+  { registry, metrics, limits },
+  done,
+) => {
+  app.post<{ Params: Static<typeof ModelParams>; Body: RenderBody; Headers: Static<typeof DeadlineHeaders> }>(
+    '/v1/models/:model/render',
+    {
+      schema: {
+        operationId: 'render',
+        summary: 'Draw the predicted keypoints and their uncertainty ellipses over the image',
+        description:
+          "Takes exactly predict's input (JSON with a base64 image, or multipart/form-data) and every option, plus `format`. Answers the EXIF-oriented image at its pixel size with each box, each keypoint's mean as a filled dot and its `level` ellipse (the numbers predict returns for the same request), the manifest's edges as lines, and a legend: colour is rmse divided by the box diagonal. `format` (png, jpeg, svg) wins over Accept.",
+        tags: ['predict'],
+        params: ModelParams,
+        headers: DeadlineHeaders,
+        security: [{}, { bearerAuth: [] }],
+        body: {
+          content: {
+            'application/json': { schema: RenderJsonBody },
+            'multipart/form-data': { schema: RenderMultipartBody },
+          },
+        },
+        response: {
+          200: RenderResponse,
+          ...problemResponses({
+            400: 'Malformed request, or an image that cannot be decoded',
+            401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)',
+            404: 'No such model',
+            406: 'Accept allows none of PNG, JPEG or SVG and no format field was sent',
+            413: 'Body or image larger than the configured limits',
+            415: 'Unsupported content type or image format',
+            422: 'Boxes that are empty, non-finite, outside the image, or too many',
+            500: 'Internal error',
+            503: 'Model not ready, queue full or server overloaded (see Retry-After), or inference failed',
+            504: 'The request deadline passed before inference',
+          }),
+        },
+      },
+      preValidation: readMultipartBody,
+    },
+    async (request, reply) => {
+      const started = performance.now();
+      const body = request.body;
+      // Decided before any work, so a client that can take no picture costs no inference.
+      const format = chooseFormat(body.format, request.headers.accept);
+      if (format === null) throw notAcceptable(request.headers.accept ?? '');
+      const asked = request.headers['x-request-deadline-ms'];
+      const deadline = started + Math.min(asked ?? limits.maxDeadlineMs, limits.maxDeadlineMs);
+      const served = servedModel(findModel(registry, request.params.model));
+      let decoded: DecodedImage | undefined;
+      const prediction = await predictKeypoints(
+        served,
+        {
+          image: imageBytes(body.image),
+          boxes: body.boxes,
+          tta: body.tta,
+          fusion: body.fusion,
+          level: body.level,
+          includeViews: body.includeViews,
+          deadline,
+        },
+        limits,
+        metrics,
+        (image) => {
+          decoded = image;
+        },
+      );
+      if (decoded === undefined) throw new Error('the pipeline returned a prediction without decoding the image');
+      const picture = await renderPicture(
+        decoded,
+        { instances: prediction.instances, edges: served.manifest.edges ?? [] },
+        format,
+      );
+      void reply
+        .type(RENDER_CONTENT_TYPES[format])
+        .header('vary', 'accept')
+        .header('x-model-trained', String(served.manifest.trained));
+      return picture;
+    },
+  );
+  done();
+};
