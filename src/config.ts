@@ -68,6 +68,21 @@ export const ConfigSchema = Type.Object({
     description: 'Serve /metrics on this port instead of PORT; 0 keeps it on PORT.',
   }),
   CORS_ORIGINS: Type.String({ default: '', description: 'Comma-separated allowed origins; empty disables CORS.' }),
+  MAX_FUSION_POINTS: Type.Integer({
+    minimum: 1,
+    default: 1000,
+    description: 'Points one fuse or triangulate request may hold; past it, 422.',
+  }),
+  MAX_CAMERAS: Type.Integer({
+    minimum: 2,
+    default: 64,
+    description: 'Cameras one triangulate or predict-multiview request may hold; past it, 422.',
+  }),
+  MAX_OBSERVATIONS_PER_POINT: Type.Integer({
+    minimum: 1,
+    default: 64,
+    description: 'Observations of one point in a fuse or triangulate request; past it, 422.',
+  }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

@@ -84,6 +84,31 @@ export function createMetrics() {
     labelNames: ['model', 'version', 'trained', 'execution_provider', 'state'] as const,
     registers: [registry],
   });
+  const evidencePoints = new client.Counter({
+    name: 'huber_evidence_points_total',
+    help: 'Points fused or triangulated from independent evidence, by endpoint (fuse, triangulate, predict-multiview) and model (empty outside predict-multiview).',
+    labelNames: ['endpoint', 'model'] as const,
+    registers: [registry],
+  });
+  const evidenceIterations = new client.Histogram({
+    name: 'huber_evidence_solver_iterations',
+    help: 'Iterations of the mode solver per fused or triangulated point, by endpoint and model.',
+    labelNames: ['endpoint', 'model'] as const,
+    buckets: [1, 2, 3, 5, 8, 13, 21, 34, 55, 100, 200],
+    registers: [registry],
+  });
+  const evidenceOutliers = new client.Counter({
+    name: 'huber_evidence_outliers_total',
+    help: 'Observations flagged as outliers (the result outside their own 99 % region), by endpoint and model.',
+    labelNames: ['endpoint', 'model'] as const,
+    registers: [registry],
+  });
+  const evidenceSwaps = new client.Counter({
+    name: 'huber_evidence_swaps_total',
+    help: 'Camera observations resolved to an alternative (component > 0, e.g. a left/right swap), by endpoint and model.',
+    labelNames: ['endpoint', 'model'] as const,
+    registers: [registry],
+  });
   return {
     registry,
     requests,
@@ -97,6 +122,10 @@ export function createMetrics() {
     predictions,
     workerReplacements,
     modelInfo,
+    evidencePoints,
+    evidenceIterations,
+    evidenceOutliers,
+    evidenceSwaps,
   };
 }
 
