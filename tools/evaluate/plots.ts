@@ -27,6 +27,8 @@ const HEIGHT = 420;
 const MARGIN = { left: 64, right: 150, top: 40, bottom: 52 };
 // Colour-blind-safe (Okabe–Ito), one per setting.
 const COLOURS = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00'];
+// Settings often agree exactly (a model whose views agree); distinct dashes keep every series visible on top of another.
+const DASHES = ['none', '8 4', '2 3', '12 3 2 3', '4 4'];
 
 function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
@@ -83,23 +85,26 @@ export function lineChart(options: ChartOptions): string {
   }
   options.series.forEach((series, index) => {
     const colour = COLOURS[index % COLOURS.length]!;
+    const dash = DASHES[index % DASHES.length]!;
     const name = escapeXml(series.name);
     if (series.step) {
       let d = `M ${sx(0)} ${sy(0)}`;
       for (const [x, y] of series.points) d += ` H ${sx(x)} V ${sy(y)}`;
       d += ` H ${sx(xMax)}`;
-      out.push(`<path class="series" data-name="${name}" d="${d}" fill="none" stroke="${colour}" stroke-width="2"/>`);
+      out.push(
+        `<path class="series" data-name="${name}" d="${d}" fill="none" stroke="${colour}" stroke-width="2" stroke-dasharray="${dash}"/>`,
+      );
     } else {
       const coordinates = series.points.map(([x, y]) => `${sx(x)},${sy(y)}`).join(' ');
       out.push(
-        `<polyline class="series" data-name="${name}" points="${coordinates}" fill="none" stroke="${colour}" stroke-width="2"/>`,
+        `<polyline class="series" data-name="${name}" points="${coordinates}" fill="none" stroke="${colour}" stroke-width="2" stroke-dasharray="${dash}"/>`,
       );
       for (const [x, y] of series.points) out.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="3" fill="${colour}"/>`);
     }
     const legendY = MARGIN.top + 14 + index * 18;
     const legendX = MARGIN.left + plotWidth + 12;
     out.push(
-      `<line x1="${legendX}" y1="${legendY - 4}" x2="${legendX + 20}" y2="${legendY - 4}" stroke="${colour}" stroke-width="2"/>`,
+      `<line x1="${legendX}" y1="${legendY - 4}" x2="${legendX + 20}" y2="${legendY - 4}" stroke="${colour}" stroke-width="2" stroke-dasharray="${dash}"/>`,
     );
     out.push(`<text x="${legendX + 26}" y="${legendY}">${name}</text>`);
   });

@@ -103,9 +103,10 @@ function table(header: string[], rows: string[][]): string[] {
 
 /** "ellipses at level p hold the truth q of the time", the one line a reader wants from coverage. */
 export function coverageSentence(coverage: Readonly<Record<string, number>>): string {
-  return Object.entries(coverage)
-    .map(([level, fraction]) => `ellipses at level ${level} hold the truth ${percent(fraction)} of the time`)
-    .join('; ');
+  const [first, ...rest] = Object.entries(coverage);
+  if (first === undefined) return 'no coverage measured';
+  const others = rest.map(([level, fraction]) => `${level}: ${percent(fraction)}`).join(', ');
+  return `ellipses at level ${first[0]} hold the truth ${percent(first[1])} of the time${others ? ` (${others})` : ''}`;
 }
 
 export function renderMarkdown(report: EvaluationReport): string {

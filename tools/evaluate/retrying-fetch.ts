@@ -18,7 +18,8 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   if (header === null) return null;
   const text = header.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
+  // An HTTP date names its day and month; without letters Date.parse would take '-1' for a year.
+  const date = /[A-Za-z]/.test(text) ? Date.parse(text) : NaN;
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
