@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { AjvCompiler, type BuildCompilerFromPool } from '@fastify/ajv-compiler';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
@@ -9,12 +8,13 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import fp from 'fastify-plugin';
 import { executionProviders, intraOpThreads, type Config } from './config.js';
-import { problemErrorHandler, problemUri, unauthorized } from './errors.js';
+import { withBearerAuth } from './auth.js';
+import { problemErrorHandler, problemUri } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { ModelRegistry } from './models/model-registry.js';
 import { fuseRoutes } from './routes/fuse.js';
 import { healthRoutes } from './routes/health.js';
-import { kserveV2Routes } from './routes/kserve-v2.js';
+import { kserveModelRoutes, kserveServerRoutes } from './routes/kserve-v2.js';
 import { modelRoutes } from './routes/models.js';
 import { pageRoutes } from './routes/page.js';
 import { MULTIPART_FIELD_BYTES, predictRoutes } from './routes/predict.js';
@@ -33,16 +33,6 @@ declare module 'fastify' {
 export interface AppOptions {
   config: Config;
 }
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/** Compares in time independent of where the strings differ (both sides hashed to equal length first). */
-export function tokenMatches(expected: string, presented: string): boolean {
-  return timingSafeEqual(digest(expected), digest(presented));
-}
-
-/** Routes that need the bearer token when one is configured: prediction and the model catalogue. */
-const protectedPrefixes = ['/v1/', '/v2/models/'];
 
 /** /metrics on its own listener, so it need not be reachable where the API is. */
 export function metricsRoute(fastify: FastifyInstance, metrics: Metrics): void {
@@ -80,7 +70,7 @@ export function metricsRoute(fastify: FastifyInstance, metrics: Metrics): void {
 }
 
 /** The whole HTTP application as a plugin: tests register it on a bare instance and use `inject`. */
-export const app = fp<AppOptions>(
+export const huberKeypointsPlugin = fp<AppOptions>(
   async (fastify, { config }) => {
     const metrics = createMetrics();
     const registry = new ModelRegistry(
@@ -113,23 +103,6 @@ export const app = fp<AppOptions>(
       .map((origin) => origin.trim())
       .filter(Boolean);
     if (corsOrigins.length > 0) await fastify.register(fastifyCors, { origin: corsOrigins });
-    if (config.AUTH_TOKEN !== '') {
-      const token = config.AUTH_TOKEN;
-      fastify.addHook('onRequest', async (request) => {
-        const route = request.routeOptions.url ?? '';
-        if (!protectedPrefixes.some((prefix) => route.startsWith(prefix))) return;
-        const header = request.headers.authorization ?? '';
-        // The scheme name is case-insensitive (RFC 9110 §11.1).
-        const match = /^bearer +(\S+)\s*$/i.exec(header);
-        const presented = match ? match[1]! : '';
-        if (presented === '' || !tokenMatches(token, presented)) {
-          throw unauthorized(
-            presented === '' ? 'this route needs an Authorization: Bearer token' : 'the bearer token is not valid',
-          );
-        }
-      });
-    }
-
     for (const schema of [Problem, Box, Ellipse, Keypoint, ViewPrediction, ModelInfo]) fastify.addSchema(schema);
 
     await fastify.register(fastifySwagger, {
@@ -207,7 +180,8 @@ export const app = fp<AppOptions>(
     });
 
     await fastify.register(healthRoutes, { registry });
-    await fastify.register(modelRoutes, { registry });
+    await fastify.register(pageRoutes);
+    await fastify.register(kserveServerRoutes, { registry });
     const limits = {
       maxPixels: config.MAX_IMAGE_PIXELS,
       maxBoxes: config.MAX_BOXES,
@@ -215,16 +189,20 @@ export const app = fp<AppOptions>(
       maxDeadlineMs: config.MAX_DEADLINE_MS,
       maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
     };
-    await fastify.register(predictRoutes, { registry, metrics, limits });
-    await fastify.register(renderRoutes, { registry, metrics, limits });
-    await fastify.register(pageRoutes);
-    await fastify.register(kserveV2Routes, { registry, metrics, limits });
     const evidenceLimits = {
       maxPoints: config.MAX_FUSION_POINTS,
       maxCameras: config.MAX_CAMERAS,
       maxObservationsPerPoint: config.MAX_OBSERVATIONS_PER_POINT,
     };
-    await fastify.register(fuseRoutes, { metrics, limits: evidenceLimits });
+    // The API proper (/v1, /v2/models) needs the bearer token when AUTH_TOKEN is set; health, metrics,
+    // the page and the documents stay public. This is the one place that says so.
+    await withBearerAuth(fastify, config.AUTH_TOKEN, async (api) => {
+      await api.register(modelRoutes, { registry });
+      await api.register(predictRoutes, { registry, metrics, limits });
+      await api.register(renderRoutes, { registry, metrics, limits });
+      await api.register(kserveModelRoutes, { registry, metrics, limits });
+      await api.register(fuseRoutes, { metrics, limits: evidenceLimits });
+    });
     if (config.METRICS_PORT === 0) metricsRoute(fastify, metrics);
     fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
   },
@@ -272,6 +250,6 @@ export function buildMetricsApp(metrics: Metrics, config: Config): FastifyInstan
 /** A ready-to-listen instance: the plugin on a fresh Fastify, models not yet loaded. */
 export async function buildApp(config: Config, overrides: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const fastify = Fastify({ ...serverOptions(config), ...overrides });
-  await fastify.register(app, { config });
+  await fastify.register(huberKeypointsPlugin, { config });
   return fastify;
 }

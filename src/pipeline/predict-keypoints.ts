@@ -8,7 +8,8 @@ import { inputToImage, mirroredInputToImage, planCrop, sampleCrop, type Box } fr
 import { decodeImage, type DecodedImage } from './image-decoder.js';
 
 export interface PredictRequest {
-  image: Buffer;
+  /** An encoded image file, or pixels already decoded (RGB, row-major; KServe's UINT8 tensor). */
+  image: Buffer | DecodedImage;
   boxes: Box[] | undefined;
   tta: boolean;
   fusion: 'ml' | 'mean';
@@ -115,7 +116,7 @@ async function decodeAndSample(
   const release = admit(model, boxCount * (request.tta ? 2 : 1), limits);
   let image: Awaited<ReturnType<typeof decodeImage>>;
   try {
-    image = await decodeImage(request.image, { maxPixels: limits.maxPixels });
+    image = Buffer.isBuffer(request.image) ? await decodeImage(request.image, { maxPixels: limits.maxPixels }) : request.image;
   } finally {
     release();
   }
@@ -216,7 +217,7 @@ export async function predictKeypoints(
   const finished = performance.now();
   metrics.stageDuration.observe({ model: name, stage: 'postprocess' }, (finished - inferred) / 1000);
   return {
-    model: { name, version: manifest.version, trained: manifest.trained, executionProvider: model.executionProvider },
+    model: { name, version: manifest.version, trained: manifest.trained, executionProvider: model.executionProvider, precision: model.precision },
     image,
     instances,
     timings: {

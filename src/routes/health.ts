@@ -1,11 +1,11 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { ModelRegistry } from '../models/model-registry.js';
 import { problemResponses } from '../schemas/problem.js';
 
 const ModelStates = Type.Record(Type.String(), Type.String(), { description: 'State of each model: loading, ready or failed.' });
 
-export const healthRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = async (app, { registry }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<{ registry: ModelRegistry }> = async (app, { registry }) => {
   app.get(
     '/healthz',
     {

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { DomainError } from '../domain-errors.js';
 import type { ModelEntry, ModelRegistry, ServedModel } from '../models/model-registry.js';
@@ -16,6 +16,7 @@ export function describeModel(entry: ModelEntry) {
     trained: entry.manifest?.trained ?? null,
     executionProvider: served?.executionProvider ?? null,
     executionProviderFallbacks: served?.fallbacks ?? [],
+    precision: entry.manifest ? (entry.manifest.precision ?? 'fp32') : null,
     inputs: served?.inputs ?? [],
     outputs: served?.outputs ?? [],
     kappa: served?.kappa ?? null,
@@ -40,7 +41,7 @@ export function servedModel(entry: ModelEntry): ServedModel {
   );
 }
 
-export const modelRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = async (app, { registry }) => {
+export const modelRoutes: FastifyPluginAsyncTypebox<{ registry: ModelRegistry }> = async (app, { registry }) => {
   app.get(
     '/v1/models',
     {
@@ -49,11 +50,9 @@ export const modelRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = asyn
         summary: 'List the models in the repository',
         description: 'Every model folder, with its manifest, load state, execution provider, tensor metadata and κ.',
         tags: ['models'],
-        security: [{}, { bearerAuth: [] }],
         response: {
           200: ModelList,
           ...problemResponses({
-            401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)',
             500: 'Internal error',
           }),
         },
@@ -70,18 +69,16 @@ export const modelRoutes: FastifyPluginAsync<{ registry: ModelRegistry }> = asyn
         description: 'The manifest plus runtime facts: state, execution provider, input/output metadata, κ.',
         tags: ['models'],
         params: ModelParams,
-        security: [{}, { bearerAuth: [] }],
         response: {
           200: Type.Ref('ModelInfo'),
           ...problemResponses({
             400: 'Malformed model name',
-            401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)',
             404: 'No such model',
             500: 'Internal error',
           }),
         },
       },
     },
-    async (request) => describeModel(findModel(registry, (request.params as { model: string }).model)),
+    async (request) => describeModel(findModel(registry, request.params.model)),
   );
 };

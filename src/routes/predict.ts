@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import underPressure from '@fastify/under-pressure';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import Type from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import Type, { type Static } from 'typebox';
 import { badRequest, payloadTooLarge, ProblemError, problemUri } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ModelRegistry } from '../models/model-registry.js';
-import type { Box } from '../pipeline/crop-sampler.js';
 import { predictKeypoints, type PredictLimits } from '../pipeline/predict-keypoints.js';
 import { ModelParams } from '../schemas/models.js';
 import { PredictJsonBody, PredictMultipartBody, PredictResponse, type PredictBody } from '../schemas/predict.js';
@@ -106,10 +106,24 @@ export function imageBytes(image: unknown): Buffer {
   throw badRequest('image must be a file part', 'invalid-image');
 }
 
-export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metrics: Metrics; limits: PredictLimits }> = async (
-  app,
-  { registry, metrics, limits },
-) => {
+/** The optional client deadline, shared by every route that runs the model. */
+export function deadlineHeaders(maxDeadlineMs: number) {
+  return Type.Object({
+    'x-request-deadline-ms': Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: `Milliseconds the client will wait; work still queued past it is dropped and answered 504. Capped at ${maxDeadlineMs}.`,
+      }),
+    ),
+  });
+}
+export type DeadlineHeaders = Static<ReturnType<typeof deadlineHeaders>>;
+
+export const predictRoutes: FastifyPluginAsyncTypebox<{
+  registry: ModelRegistry;
+  metrics: Metrics;
+  limits: PredictLimits;
+}> = async (app, { registry, metrics, limits }) => {
   if (limits.maxEventLoopDelayMs > 0) {
     // Registered inside this plugin, so shedding applies to prediction only; health and metrics keep answering.
     await app.register(underPressure, {
@@ -129,7 +143,8 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
       },
     });
   }
-  app.post(
+  // One body schema per content type (for OpenAPI); the validated body has PredictBody's shape either way.
+  app.post<{ Body: PredictBody; Params: Static<typeof ModelParams>; Headers: DeadlineHeaders }>(
     '/v1/models/:model/predict',
     {
       schema: {
@@ -139,15 +154,7 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
           "Send the image as JSON (base64) or as multipart/form-data (an `image` file part; `boxes` as a JSON-encoded part; the options as fields). Returns each keypoint's mean, covariance and uncertainty ellipse in the EXIF-oriented image's pixel coordinates.",
         tags: ['predict'],
         params: ModelParams,
-        headers: Type.Object({
-          'x-request-deadline-ms': Type.Optional(
-            Type.Integer({
-              minimum: 1,
-              description: `Milliseconds the client will wait; work still queued past it is dropped and answered 504. Capped at ${limits.maxDeadlineMs}.`,
-            }),
-          ),
-        }),
-        security: [{}, { bearerAuth: [] }],
+        headers: deadlineHeaders(limits.maxDeadlineMs),
         body: {
           content: {
             'application/json': { schema: PredictJsonBody },
@@ -158,7 +165,6 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
           200: PredictResponse,
           ...problemResponses({
             400: 'Malformed request, or an image that cannot be decoded',
-            401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)',
             404: 'No such model',
             413: 'Body or image larger than the configured limits',
             415: 'Unsupported content type or image format',
@@ -173,15 +179,15 @@ export const predictRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metric
     },
     async (request) => {
       const started = performance.now();
-      const asked = (request.headers as { 'x-request-deadline-ms'?: number })['x-request-deadline-ms'];
+      const asked = request.headers['x-request-deadline-ms'];
       const deadline = started + Math.min(asked ?? limits.maxDeadlineMs, limits.maxDeadlineMs);
-      const served = servedModel(findModel(registry, (request.params as { model: string }).model));
-      const body = request.body as PredictBody;
+      const served = servedModel(findModel(registry, request.params.model));
+      const { body } = request;
       return predictKeypoints(
         served,
         {
           image: imageBytes(body.image),
-          boxes: body.boxes as Box[] | undefined,
+          boxes: body.boxes,
           tta: body.tta,
           fusion: body.fusion,
           level: body.level,

@@ -72,8 +72,11 @@ export const PredictMultipartBody = Type.Object(
 );
 
 /** The body after validation, which fills every default. */
-export type PredictBody = Required<Omit<Static<typeof PredictJsonBody>, 'image' | 'boxes'>> &
-  Pick<Static<typeof PredictJsonBody>, 'boxes'> & { image: string | Buffer };
+export type PredictBody = Required<Omit<Static<typeof PredictJsonBody>, 'image' | 'boxes'>> & {
+  // `boxes` refers to the Box schema by $ref, which Static cannot follow.
+  boxes?: Static<typeof Box>[];
+  image: string | Buffer;
+};
 
 function keypointExample(name: string, x: number, y: number) {
   return {
@@ -130,6 +133,9 @@ export const ModelSummary = Type.Object({
   version: Type.String(),
   trained: Type.Boolean({ description: 'false: demonstration weights, predictions carry no information about the image.' }),
   executionProvider: Type.String({ description: 'ONNX Runtime execution provider that ran the model (cuda or cpu).' }),
+  precision: Type.Union([Type.Literal('fp32'), Type.Literal('fp16'), Type.Literal('int8')], {
+    description: "The model's numeric precision: fp32, or an fp16 / int8 variant of an fp32 parent (docs/spec.md §12).",
+  }),
 });
 
 export const PredictResponse = Type.Object(
@@ -153,7 +159,7 @@ export const PredictResponse = Type.Object(
   {
     examples: [
       {
-        model: { name: 'resnet101-huber-wflw', version: '1', trained: false, executionProvider: 'cpu' },
+        model: { name: 'resnet101-huber-wflw', version: '1', trained: false, executionProvider: 'cpu', precision: 'fp32' },
         image: { width: 640, height: 480 },
         instances: [
           {
