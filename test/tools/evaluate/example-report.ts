@@ -18,7 +18,7 @@ const work = await mkdtemp(path.join(os.tmpdir(), 'evaluate-example-'));
 try {
   const images = [];
   const annotations = [];
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < 150; i++) {
     const width = rng.range(120, 240);
     const height = 0.75 * width;
     const box = { x: rng.range(0, 400 - width), y: rng.range(0, 300 - height), width, height };
