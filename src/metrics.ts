@@ -80,8 +80,8 @@ export function createMetrics() {
   });
   const modelInfo = new client.Gauge({
     name: 'huber_model_info',
-    help: 'Always 1 for each model in the repository, labelled with its version, whether it is trained, its execution provider and its state.',
-    labelNames: ['model', 'version', 'trained', 'execution_provider', 'state'] as const,
+    help: 'Always 1 for each model in the repository, labelled with its version, whether it is trained, its execution provider, its precision (fp32, fp16, int8) and its state.',
+    labelNames: ['model', 'version', 'trained', 'execution_provider', 'precision', 'state'] as const,
     registers: [registry],
   });
   const evidencePoints = new client.Counter({

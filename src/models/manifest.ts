@@ -13,6 +13,33 @@ export const KeypointSpec = Type.Object(
   { additionalProperties: false },
 );
 
+/** The parent a variant was made from (SPEC §12): sha256 is lowercase hex of the parent's ONNX bytes. */
+export const VariantParent = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    version: Type.String({ minLength: 1 }),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  },
+  { additionalProperties: false },
+);
+
+/** How far a variant's outputs are from its parent's on the calibration crops (SPEC §12), input pixels. */
+export const VariantDeviation = Type.Object(
+  {
+    images: Type.Integer({ minimum: 1 }),
+    crops: Type.Integer({ minimum: 1 }),
+    calibration: Type.Union([Type.Literal('images'), Type.Literal('generated')]),
+    maxPositionPx: Type.Number({ minimum: 0 }),
+    meanPositionPx: Type.Number({ minimum: 0 }),
+    maxRmseRelative: Type.Number({ minimum: 0 }),
+    meanNllDelta: Type.Number(),
+    maxPositionPxBudget: Type.Number({ exclusiveMinimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export type ModelPrecision = 'fp32' | 'fp16' | 'int8';
+
 /** The model manifest of SPEC §6: one per folder of the model repository. */
 export const ManifestSchema = Type.Object(
   {
@@ -54,6 +81,9 @@ export const ManifestSchema = Type.Object(
     keypoints: Type.Array(KeypointSpec, { minItems: 1 }),
     flipPairs: Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })]), { default: [] }),
     edges: Type.Optional(Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })]))),
+    precision: Type.Optional(Type.Union([Type.Literal('fp32'), Type.Literal('fp16'), Type.Literal('int8')])),
+    derivedFrom: Type.Optional(VariantParent),
+    deviation: Type.Optional(VariantDeviation),
   },
   { additionalProperties: false },
 );

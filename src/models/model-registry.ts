@@ -6,12 +6,14 @@ import { DynamicBatcher } from '../inference/dynamic-batcher.js';
 import { ModelRunner } from '../inference/model-runner.js';
 import type { DescribeResult, ExecutionProviderName, TensorMetadata } from '../inference/worker-protocol.js';
 import type { Metrics } from '../metrics.js';
-import { flipPermutation, ManifestError, parseManifest, type Manifest } from './manifest.js';
+import { flipPermutation, ManifestError, parseManifest, type Manifest, type ModelPrecision } from './manifest.js';
 
 export type ModelState = 'loading' | 'ready' | 'failed';
 
 export interface ModelRuntimeOptions {
   executionProviders: ExecutionProviderName[];
+  /** Providers asked for but left out before any session was opened (CUDA on a machine without it), and why. */
+  unavailableProviders: DescribeResult['fallbacks'];
   workers: number;
   intraOpThreads: number;
   interOpThreads: number;
@@ -30,6 +32,7 @@ export interface ServedModel {
   batcher: DynamicBatcher;
   executionProvider: ExecutionProviderName;
   fallbacks: DescribeResult['fallbacks'];
+  precision: ModelPrecision;
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
   normalization: KeypointNormalization[];
@@ -56,6 +59,35 @@ const identityWhitening: KeypointNormalization['whitening'] = [
   [1, 0],
   [0, 1],
 ];
+
+/**
+ * ONNX Runtime's default CUDA build implements only QuantizeLinear, DequantizeLinear and
+ * MatMulInteger of the quantized operators (its FAQ), so a QDQ INT8 model on CUDA would run its
+ * convolutions in float after dequantizing every weight: slower than the FP32 parent, not faster.
+ * Not measured here (no GPU); the INT8 variant is kept to the providers it was made for.
+ */
+const INT8_ON_CUDA_REASON =
+  "an INT8 (QDQ) variant does not run on CUDA: ONNX Runtime's CUDA build has no INT8 convolution kernels, so it would dequantize to float and lose to the FP32 parent; use the FP32 or FP16 model on GPUs";
+
+/**
+ * Measured with onnxruntime-node 1.30 on this project's ResNet-18 fixture: the CPU provider loads an
+ * FP16 model by inserting Casts and folding the FP16 weights back into FP32 nodes, so it computes in
+ * FP32 and ran 1.35× slower than the FP32 parent. It works, so it is served, with this warning.
+ */
+const FP16_ON_CPU_WARNING =
+  'FP16 model on the CPU execution provider: ONNX Runtime casts it back to FP32 node by node (no speed-up, measured slower than the FP32 parent); serve the FP32 or INT8 model on CPUs';
+
+/** The providers a model of this precision is offered to, and why any were left out. */
+export function providersForPrecision(
+  precision: ModelPrecision,
+  requested: readonly ExecutionProviderName[],
+): { providers: ExecutionProviderName[]; skipped: DescribeResult['fallbacks'] } {
+  if (precision !== 'int8') return { providers: [...requested], skipped: [] };
+  return {
+    providers: requested.filter((provider) => provider !== 'cuda'),
+    skipped: requested.filter((provider) => provider === 'cuda').map((provider) => ({ provider, reason: INT8_ON_CUDA_REASON })),
+  };
+}
 
 /** Refuses a model whose ONNX signature cannot carry what its manifest promises; the message names the mismatch. */
 export function checkSignature(manifest: Manifest, inputs: TensorMetadata[], outputs: TensorMetadata[]): void {
@@ -142,10 +174,16 @@ export class ModelRegistry {
         throw new ModelLoadError(`${modelPath} does not exist`);
       });
       const name = manifest.name;
+      const precision = manifest.precision ?? 'fp32';
+      const { providers, skipped } = providersForPrecision(precision, this.options.executionProviders);
+      if (providers.length === 0) {
+        const reasons = [...this.options.unavailableProviders, ...skipped].map((entry) => `${entry.provider}: ${entry.reason}`);
+        throw new ModelLoadError(`no execution provider could open ${modelPath} (${reasons.join(' | ')})`);
+      }
       runner = await ModelRunner.open({
         worker: {
           modelPath,
-          executionProviders: this.options.executionProviders,
+          executionProviders: providers,
           intraOpThreads: this.options.intraOpThreads,
           interOpThreads: this.options.interOpThreads,
           graphOptimization: this.options.graphOptimization,
@@ -166,9 +204,12 @@ export class ModelRegistry {
         },
       });
       const description = runner.description;
-      for (const fallback of description.fallbacks) {
+      const fallbacks = [...this.options.unavailableProviders, ...skipped, ...description.fallbacks];
+      // Unavailable providers were logged once at start-up, not once per model.
+      for (const fallback of [...skipped, ...description.fallbacks]) {
         this.log.warn({ model: name, provider: fallback.provider, reason: fallback.reason }, 'execution provider unavailable, falling back');
       }
+      if (precision === 'fp16' && description.executionProvider === 'cpu') this.log.warn({ model: name }, FP16_ON_CPU_WARNING);
       if (description.priorityProblem) {
         this.log.warn({ model: name, reason: description.priorityProblem }, 'inference thread priority left unchanged');
       }
@@ -190,7 +231,8 @@ export class ModelRegistry {
         runner,
         batcher,
         executionProvider: description.executionProvider,
-        fallbacks: description.fallbacks,
+        fallbacks,
+        precision,
         inputs: description.inputs,
         outputs: description.outputs,
         normalization: manifest.keypoints.map((keypoint) => ({
@@ -230,6 +272,7 @@ export class ModelRegistry {
           version: entry.manifest?.version ?? '',
           trained: String(entry.manifest?.trained ?? false),
           execution_provider: entry.served?.executionProvider ?? 'none',
+          precision: entry.manifest?.precision ?? (entry.manifest ? 'fp32' : ''),
           state: entry.state,
         },
         1,

@@ -19,6 +19,7 @@ function modelInfoExample() {
     trained: true,
     executionProvider: 'cpu',
     executionProviderFallbacks: [{ provider: 'cuda', reason: 'CUDA execution provider is not available in this build' }],
+    precision: 'fp32',
     inputs: [{ name: 'input', shape: ['N', 3, 224, 224], type: 'float32' }],
     outputs: [{ name: 'output', shape: ['N', 10], type: 'float32' }],
     kappa: 3.0764736783898,
@@ -44,6 +45,9 @@ export const ModelInfo = Type.Object(
     }),
     executionProvider: Type.Union([Type.String(), Type.Null()]),
     executionProviderFallbacks: Type.Array(Type.Object({ provider: Type.String(), reason: Type.String() })),
+    precision: Type.Union([Type.Literal('fp32'), Type.Literal('fp16'), Type.Literal('int8'), Type.Null()], {
+      description: 'fp32, or the precision of a variant (docs/spec.md §12); null while the manifest is unread or invalid.',
+    }),
     inputs: Type.Array(TensorInfo),
     outputs: Type.Array(TensorInfo),
     kappa: Type.Union([Type.Number(), Type.Null()], { description: 'κ_d(δ): covariance = κ · Λ⁻¹.' }),

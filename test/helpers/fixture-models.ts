@@ -74,6 +74,13 @@ export interface DotsModelOptions {
   parameterization?: 'mu' | 'nu';
   /** Per keypoint (left, right) m_k and H_k the graph bakes in; identity by default. */
   normalization?: readonly { mean: Vec2; whitening: Mat2 }[];
+  /**
+   * 'pixel' (default): position moments Σ x·I in input pixels, all six moments in one tensor. 'crop':
+   * Σ (x/S)·I in their own tensor, masses in another, as per-tensor INT8 activation scales need (with
+   * 'pixel' the masses fall below one quantization step of the position moments); the head scales
+   * back by S. For INT8 variant tests: a half without intensity divides 0 by 0 once quantized.
+   */
+  momentUnit?: 'pixel' | 'crop';
 }
 
 /**
@@ -89,10 +96,45 @@ export function buildDotsModel(options: DotsModelOptions = {}): Buffer {
   if (!Number.isInteger(S) || S < 2 || S % 2 !== 0) throw new Error(`dots size must be even, got ${S}`);
   const param = options.parameterization ?? 'mu';
   const norm = options.normalization ?? IDENTITY_NORMALIZATION;
-  const half = S / 2;
   const g = new OnnxGraphBuilder({ name: `dots-${param}`, docString: 'left/right intensity centroids' });
   g.addInput('input', ['N', 3, S, S]);
 
+  const { centroid, scale, offset } = options.momentUnit === 'crop' ? cropUnitCentroids(g, S) : pixelCentroids(g, S);
+
+  // output = centroid · W + C, W and C built from M_k = (A or I)·H_k, m_k and centroid → pixel (scale, offset).
+  const W = new Float32Array(4 * 10);
+  const C = new Float32Array(10);
+  for (let k = 0; k < 2; k++) {
+    const { mean, whitening: H } = norm[k];
+    const M = param === 'nu' ? matMul(DOTS_A, H) : H;
+    for (let r = 0; r < 2; r++) {
+      for (let c = 0; c < 2; c++) W[(2 * k + c) * 10 + 5 * k + r] = M[r][c] * scale[2 * k + c];
+      C[5 * k + r] = M[r][0] * (offset[2 * k] - mean[0]) + M[r][1] * (offset[2 * k + 1] - mean[1]);
+    }
+    C[5 * k + 2] = DOTS_B_RAW[0];
+    C[5 * k + 3] = DOTS_B_RAW[1];
+    C[5 * k + 4] = DOTS_B_RAW[2];
+  }
+  g.op(
+    'Gemm',
+    [centroid, g.addInitializer('head.weight', W, [4, 10]), g.addInitializer('head.bias', C, [10])],
+    undefined,
+    'output',
+  );
+  g.addOutput('output', ['N', 10]);
+  return g.toBuffer();
+}
+
+/** The graph's centroid tensor [N,4]; input pixel (xL, yL, xR, yR)_i = scale_i · centroid_i + offset_i. */
+interface Centroids {
+  centroid: string;
+  scale: readonly number[];
+  offset: readonly number[];
+}
+
+/** Centroids in input pixels: one conv for all six moments, Gemms to pick them. */
+function pixelCentroids(g: OnnxGraphBuilder, S: number): Centroids {
+  const half = S / 2;
   // One S×S conv computes all six moments: per half, mass, Σ x·I and Σ y·I.
   const w = new Float32Array(6 * 3 * S * S);
   for (let c = 0; c < 3; c++) {
@@ -135,30 +177,57 @@ export function buildDotsModel(options: DotsModelOptions = {}): Buffer {
     g.addInitializer('select.den', pDen, [6, 4]),
     g.addInitializer('eps.den', new Float32Array(4).fill(DOTS_EPSILON), [4]),
   ]);
-  const centroid = g.op('Div', [num, den], undefined, 'centroid');
+  return { centroid: g.op('Div', [num, den], undefined, 'centroid'), scale: [1, 1, 1, 1], offset: [0, 0, 0, 0] };
+}
 
-  // output = centroid · W + C, W and C built from M_k = (A or I)·H_k and m_k.
-  const W = new Float32Array(4 * 10);
-  const C = new Float32Array(10);
-  for (let k = 0; k < 2; k++) {
-    const { mean, whitening: H } = norm[k];
-    const M = param === 'nu' ? matMul(DOTS_A, H) : H;
-    for (let r = 0; r < 2; r++) {
-      for (let c = 0; c < 2; c++) W[(2 * k + c) * 10 + 5 * k + r] = M[r][c];
-      C[5 * k + r] = -(M[r][0] * mean[0] + M[r][1] * mean[1]);
+/**
+ * Centroids in units of S: one conv for the four position moments and one for the masses, so each
+ * gets its own INT8 activation scale, divided straight away (a single activation quantization).
+ * Position weights are (pixel index + 1) / S, the left half's x counted from the right (S − j), so
+ * every channel's largest weight is 1: for S = 64 each weight is a whole number of steps of ONNX
+ * Runtime's reduced-range per-channel grid (±64 levels), and weight quantization moves no centroid.
+ */
+function cropUnitCentroids(g: OnnxGraphBuilder, S: number): Centroids {
+  const half = S / 2;
+  const position = new Float32Array(4 * 3 * S * S);
+  const mass = new Float32Array(4 * 3 * S * S);
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < S; i++) {
+      for (let j = 0; j < S; j++) {
+        const o = j < half ? 0 : 2;
+        const at = (ch: number) => ((ch * 3 + c) * S + i) * S + j;
+        position[at(o)] = (j < half ? S - j : j + 1) / S;
+        position[at(o + 1)] = (i + 1) / S;
+        mass[at(o)] = 1;
+        mass[at(o + 1)] = 1;
+      }
     }
-    C[5 * k + 2] = DOTS_B_RAW[0];
-    C[5 * k + 3] = DOTS_B_RAW[1];
-    C[5 * k + 4] = DOTS_B_RAW[2];
   }
-  g.op(
-    'Gemm',
-    [centroid, g.addInitializer('head.weight', W, [4, 10]), g.addInitializer('head.bias', C, [10])],
-    undefined,
-    'output',
+  const scale = [-S, S, S, S];
+  const offset = [S + 0.5, -0.5, -0.5, -0.5];
+  const centre = Float32Array.from(
+    [half / 2, S / 2, half + half / 2, S / 2],
+    (v, i) => ((v - offset[i]!) / scale[i]!) * DOTS_EPSILON,
   );
-  g.addOutput('output', ['N', 10]);
-  return g.toBuffer();
+  const num = g.op(
+    'Conv',
+    ['input', g.addInitializer('moments.position', position, [4, 3, S, S]), g.addInitializer('eps.num', centre, [4])],
+    {
+      kernel_shape: [S, S],
+    },
+  );
+  const den = g.op(
+    'Conv',
+    [
+      'input',
+      g.addInitializer('moments.mass', mass, [4, 3, S, S]),
+      g.addInitializer('eps.den', new Float32Array(4).fill(DOTS_EPSILON), [4]),
+    ],
+    {
+      kernel_shape: [S, S],
+    },
+  );
+  return { centroid: g.op('Flatten', [g.op('Div', [num, den])], { axis: 1 }, 'centroid'), scale, offset };
 }
 
 function matMul(a: Mat2, b: Mat2): Mat2 {

@@ -76,7 +76,7 @@ describe('model repository: listing, load failures and readiness', () => {
 
   test('model info metric carries the provider and state', async () => {
     const text = await (await fetch(`${service.url}/metrics`)).text();
-    assert.match(text, /huber_model_info\{model="dots",version="1",trained="false",execution_provider="cpu",state="ready"\} 1/);
+    assert.match(text, /huber_model_info\{model="dots",version="1",trained="false",execution_provider="cpu",precision="fp32",state="ready"\} 1/);
     assert.match(text, /huber_model_info\{model="broken-corrupt-onnx",[^}]*state="failed"\} 1/);
   });
 });
