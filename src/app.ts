@@ -9,6 +9,8 @@ import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import fp from 'fastify-plugin';
 import { executionProviders, intraOpThreads, type Config } from './config.js';
 import { withBearerAuth } from './auth.js';
+import { cudaUnavailableReason } from './inference/cuda-availability.js';
+import type { ExecutionProviderName } from './inference/worker-protocol.js';
 import { problemErrorHandler, problemUri } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { ModelRegistry } from './models/model-registry.js';
@@ -19,6 +21,7 @@ import { modelRoutes } from './routes/models.js';
 import { pageRoutes } from './routes/page.js';
 import { MULTIPART_FIELD_BYTES, predictRoutes } from './routes/predict.js';
 import { renderRoutes } from './routes/render.js';
+import { smoothRoutes } from './routes/smooth.js';
 import { ModelInfo } from './schemas/models.js';
 import { Box, Ellipse, Keypoint, ViewPrediction } from './schemas/predict.js';
 import { Problem, problemResponses } from './schemas/problem.js';
@@ -32,6 +35,15 @@ declare module 'fastify' {
 
 export interface AppOptions {
   config: Config;
+}
+
+/** The asked-for providers this machine can run; CUDA is checked before ONNX Runtime is asked for it. */
+function usableProviders(requested: readonly ExecutionProviderName[]) {
+  const cudaProblem = requested.includes('cuda') ? cudaUnavailableReason() : null;
+  // Asked for CUDA alone, nothing is left: the models fail with the reason rather than run elsewhere.
+  const usable = requested.filter((provider) => provider !== 'cuda' || cudaProblem === null);
+  const unavailable = cudaProblem === null ? [] : [{ provider: 'cuda' as const, reason: cudaProblem }];
+  return { usable, unavailable };
 }
 
 /** /metrics on its own listener, so it need not be reachable where the API is. */
@@ -73,10 +85,18 @@ export function metricsRoute(fastify: FastifyInstance, metrics: Metrics): void {
 export const huberKeypointsPlugin = fp<AppOptions>(
   async (fastify, { config }) => {
     const metrics = createMetrics();
+    const providers = usableProviders(executionProviders(config));
+    for (const { provider, reason } of providers.unavailable) {
+      fastify.log.info(
+        { provider, reason },
+        `not using ${provider}: ${reason}; models run on ${providers.usable.join(', ') || 'nothing'}`,
+      );
+    }
     const registry = new ModelRegistry(
       config.MODEL_REPOSITORY,
       {
-        executionProviders: executionProviders(config),
+        executionProviders: providers.usable,
+        unavailableProviders: providers.unavailable,
         workers: config.WORKERS_PER_MODEL,
         intraOpThreads: intraOpThreads(config),
         interOpThreads: config.INTER_OP_THREADS,
@@ -202,6 +222,7 @@ export const huberKeypointsPlugin = fp<AppOptions>(
       await api.register(renderRoutes, { registry, metrics, limits });
       await api.register(kserveModelRoutes, { registry, metrics, limits });
       await api.register(fuseRoutes, { metrics, limits: evidenceLimits });
+      await api.register(smoothRoutes, { metrics });
     });
     if (config.METRICS_PORT === 0) metricsRoute(fastify, metrics);
     fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());

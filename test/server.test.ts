@@ -4,15 +4,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test } from 'vitest';
+import { expect, test } from 'vitest';
+import { cudaUnavailableReason } from '../src/inference/cuda-availability.js';
 import { writeFixtureRepository } from './helpers/fixture-models.js';
 import { dotImage } from './helpers/images.js';
 
-const serverFile = fileURLToPath(new URL('../src/server.js', import.meta.url));
+// The real entry point from its TypeScript source, through tsx's loader (no build step before tests).
+const serverFile = fileURLToPath(new URL('../src/server.ts', import.meta.url));
 
 /** Starts the real server process and resolves with its URL once it listens and its models are ready. */
 async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; logs: string[] }> {
-  const child = spawn(process.execPath, [serverFile], {
+  const child = spawn(process.execPath, ['--import', 'tsx', serverFile], {
     env: {
       ...process.env,
       PORT: '0',
@@ -88,7 +90,7 @@ test('SIGTERM mid-load: every accepted request is answered and the process exits
 });
 
 test('a bad configuration stops start-up with the variable named, exit code 2', async () => {
-  const child = spawn(process.execPath, [serverFile], {
+  const child = spawn(process.execPath, ['--import', 'tsx', serverFile], {
     env: { ...process.env, PORT: 'eighty', MAX_BATCH_SIZE: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -103,7 +105,7 @@ test('a bad configuration stops start-up with the variable named, exit code 2', 
 test('start-up fails when no model can be loaded', async () => {
   const repository = await mkdtemp(path.join(os.tmpdir(), 'huber-server-'));
   await writeFixtureRepository(repository, { models: [], broken: ['corrupt-onnx'] });
-  const child = spawn(process.execPath, [serverFile], {
+  const child = spawn(process.execPath, ['--import', 'tsx', serverFile], {
     env: { ...process.env, PORT: '0', ENSURE_DEFAULT_MODEL: 'false', EXECUTION_PROVIDERS: 'cpu', MODEL_REPOSITORY: repository },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -113,4 +115,29 @@ test('start-up fails when no model can be loaded', async () => {
   await rm(repository, { recursive: true, force: true });
   assert.equal(code, 1);
   assert.match(stdout, /no model could be loaded/);
+});
+
+test('asked for CUDA where it cannot load, start-up prints no ONNX Runtime error and one line saying why CPU runs', async () => {
+  const reason = cudaUnavailableReason();
+  const repository = await mkdtemp(path.join(os.tmpdir(), 'huber-server-'));
+  await writeFixtureRepository(repository, { models: ['dots', 'dots-nu'] });
+  const { child, logs } = await startServer({ MODEL_REPOSITORY: repository, EXECUTION_PROVIDERS: 'cuda,cpu' });
+  try {
+    const text = logs.join('\n');
+    if (reason === null) {
+      // A machine with CUDA: nothing to explain, and the models run on it.
+      expect(text).not.toMatch(/not using cuda/);
+      return;
+    }
+    // ONNX Runtime's own native log lines look like `[E:onnxruntime:…] … [ONNXRuntimeError]`.
+    expect(text).not.toMatch(/\[E:onnxruntime|ONNXRuntimeError|provider_bridge/);
+    const explained = logs.filter((line) => line.includes('not using cuda'));
+    expect(explained).toHaveLength(1);
+    expect(JSON.parse(explained[0]!).reason).toBe(reason);
+    expect(explained[0]).toContain('models run on cpu');
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await rm(repository, { recursive: true, force: true });
+  }
 });
