@@ -125,9 +125,15 @@ export function parseManifest(json: unknown, source: string): Manifest {
     names.add(keypoint.name);
     const h = keypoint.whitening;
     if (h) {
+      // Any invertible H serves (docs/spec.md §3): a symmetric inverse square root, a Cholesky factor, …
+      const entries = h.flat();
+      if (!entries.every(Number.isFinite)) {
+        throw new ManifestError(`${source}: keypoint "${keypoint.name}" whitening has a non-finite entry`);
+      }
       const det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
-      if (!(Math.abs(det) > 1e-12) || h[0][1] !== h[1][0]) {
-        throw new ManifestError(`${source}: keypoint "${keypoint.name}" whitening must be symmetric and invertible`);
+      const size = Math.max(...entries.map(Math.abs));
+      if (!(Math.abs(det) > 1e-12 * size * size)) {
+        throw new ManifestError(`${source}: keypoint "${keypoint.name}" whitening is singular (determinant ${det})`);
       }
     }
   }

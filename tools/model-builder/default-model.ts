@@ -8,7 +8,7 @@ import { DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME } from '../../src/models/default
 import { buildResNetHuber } from './resnet-huber.js';
 import { IMAGENET_MEAN, IMAGENET_STD, formatManifest, type ModelManifestJson } from '../../src/models/manifest-json.js';
 import { wflwEdges } from './wflw-edges.js';
-import { SYNTHETIC_WHITENING_PX, WFLW_KEYPOINT_COUNT, wflwFlipPairs, wflwManifestKeypoints } from './wflw.js';
+import { WFLW_KEYPOINT_COUNT, wflwFlipPairs, wflwManifestKeypoints } from './wflw.js';
 
 export { DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME };
 export const DEFAULT_MODEL_SEED = 101;
@@ -28,9 +28,10 @@ export function defaultManifest(): ModelManifestJson {
       'global average pooling, then a linear layer to 5 x 98 outputs) for the 98 WFLW face landmarks. ' +
       `The weights are seeded random numbers (seed ${DEFAULT_MODEL_SEED}), generated on this machine by ` +
       'scripts/ensure-default-model.ts; they were never trained, so predictions stay near the mean face ' +
-      'whatever the image shows. The landmark normalization constants are synthetic too: "mean" is a ' +
-      'hand-made symmetric frontal face in 224-px crop coordinates and "whitening" is ' +
-      `(1/${SYNTHETIC_WHITENING_PX})·I, not statistics of WFLW. Replace model.onnx and these constants with a ` +
+      'whatever the image shows. Its landmark normalization is real: "mean" and "whitening" are the WFLW mean ' +
+      'shape and half-precision constants (wflw_mean, wflw_half_prec) of the reference implementation ' +
+      '(github.com/Davmo049/Public_prob_regression_with_huber_distributions, WFLW/wflw_normalizer.py), ' +
+      'so the untrained output sits on the WFLW mean face. Replace model.onnx with a ' +
       'trained export for real use.',
     trained: false,
     file: DEFAULT_MODEL_FILE,
