@@ -25,6 +25,7 @@ const PAGE_FILES: Record<string, { file: string; type: string }> = {
   '/page/app.js': { file: 'public/app.js', type: 'text/javascript; charset=utf-8' },
   '/page/style.css': { file: 'public/style.css', type: 'text/css; charset=utf-8' },
   '/page/example.jpg': { file: 'examples/face.jpg', type: 'image/jpeg' },
+  '/page/favicon.svg': { file: 'public/favicon.svg', type: 'image/svg+xml' },
 };
 
 /** src/routes when run by tsx, dist/src/routes when compiled: the root is whichever holds public/. */
