@@ -18,7 +18,9 @@ import { SETTING_NAMES, SETTINGS, type ScoredInstance, type SettingName } from '
 /** The service's default MAX_BOXES: an image with more boxes is sent in several requests. */
 export const BOXES_PER_REQUEST = 64;
 
-export type ServedModel = PredictResponse['model'];
+type PredictModel = PredictResponse['model'];
+/** The model as predict returns it; until a predict succeeds, the same facts from the model's description. */
+export type ServedModel = PredictModel | Pick<PredictModel, 'name' | 'version' | 'trained' | 'executionProvider'>;
 
 export interface ImageFailure {
   image: string;
@@ -116,7 +118,7 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRu
     fetch: retryingFetch(options.retry ?? DEFAULT_RETRY),
   });
   const facts = await readModel(client, options.model, signal);
-  let model = facts.model;
+  let model: ServedModel = facts.model;
 
   const failed: ImageFailure[] = [];
   const groups = new Map<string, LabelledInstance[]>();
@@ -131,6 +133,10 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRu
     const group = groups.get(instance.image);
     if (group) group.push(instance);
     else groups.set(instance.image, [instance]);
+  }
+  if (groups.size === 0 && failed.length > 0) {
+    // Every instance disagrees with the model (a 2-keypoint model on WFLW): one message, not thousands of failures.
+    throw new EvaluationError(failed[0]!.reason);
   }
   const images = [...groups.entries()];
   // Indexed by image so the pooled order, and so every number, does not depend on which request finished first.

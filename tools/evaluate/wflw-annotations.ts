@@ -2,6 +2,7 @@
  * WFLW's `list_98pt_rect_attr_{train,test}.txt` (SPEC §10): per line 196 coordinates, x_min y_min x_max
  * y_max, six 0/1 attribute flags and the image's relative path, separated by whitespace.
  */
+import { interOcularDistance, WFLW_INTEROCULAR } from './face-alignment-metrics.js';
 import {
   WFLW_ATTRIBUTES,
   type AnnotationProblem,
@@ -44,6 +45,11 @@ function parseLine(fields: string[], source: string): LabelledInstance {
   if (!(xMax > xMin && yMax > yMin)) {
     throw new LineError(
       `box x_min ${xMin} y_min ${yMin} x_max ${xMax} y_max ${yMax} is empty (needs x_max > x_min and y_max > y_min)`,
+    );
+  }
+  if (!(interOcularDistance(points) > 0)) {
+    throw new LineError(
+      `landmarks ${WFLW_INTEROCULAR[0]} and ${WFLW_INTEROCULAR[1]} (the outer eye corners) coincide, so NME has no normalizer`,
     );
   }
   const flags = fields.slice(COORDINATES + 4, COORDINATES + 4 + WFLW_ATTRIBUTES.length);

@@ -299,3 +299,72 @@ describe('npm run evaluate, the real CLI process, against the service on a socke
     assert.match(missing.stderr, /no-annotations.json: missing `annotations`/);
   });
 });
+
+describe('the CLI against a service that needs a token, and against the wrong model', () => {
+  test('--token is sent as a bearer token; without it the service refuses and the run says so', async () => {
+    const guarded = await startService({ models: ['dots'], env: { AUTH_TOKEN: 'evaluate-secret' } });
+    try {
+      const annotations = path.join(work, 'people-token.json');
+      await writeFile(
+        annotations,
+        JSON.stringify(
+          cocoSet(
+            [
+              [
+                [0.01, 0],
+                [0, 0.01],
+              ],
+            ],
+            ['one.png'],
+          ),
+        ),
+      );
+      const common = [
+        '--url',
+        guarded.url,
+        '--model',
+        'dots',
+        '--format',
+        'coco',
+        '--annotations',
+        annotations,
+        '--images',
+        work,
+      ];
+      const refused = await runCli([...common, '--out', path.join(work, 'token-refused')]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /^model dots: HTTP 401/m);
+      const accepted = await runCli([...common, '--out', path.join(work, 'token-accepted'), '--token', 'evaluate-secret']);
+      assert.equal(accepted.code, 0, accepted.stderr);
+      const report = JSON.parse(await readFile(path.join(work, 'token-accepted', 'report.json'), 'utf8'));
+      assert.equal(report.instances, 1);
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  test('a WFLW file against a two-keypoint model stops with one message naming both counts', async () => {
+    const coordinates = Array.from({ length: 196 }, (_, i) => String(10 + i));
+    const annotations = path.join(work, 'list_98pt_rect_attr_test.txt');
+    await writeFile(
+      annotations,
+      [...coordinates, '40', '30', '280', '210', '0', '0', '0', '0', '0', '0', 'one.png'].join(' ') + '\n',
+    );
+    const result = await runCli([
+      '--url',
+      service.url,
+      '--model',
+      'dots',
+      '--format',
+      'wflw',
+      '--annotations',
+      annotations,
+      '--images',
+      work,
+      '--out',
+      path.join(work, 'mismatch'),
+    ]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /list_98pt_rect_attr_test.txt:1: 98 keypoints annotated, the model dots has 2/);
+  });
+});

@@ -77,6 +77,15 @@ describe('WFLW list_98pt_rect_attr file', () => {
     }
   });
 
+  test('a line whose outer eye corners coincide is refused: its NME would divide by zero', () => {
+    const fields = line(1, [0, 0, 10, 10], ['0', '0', '0', '0', '0', '0'], 'a.jpg').split(' ');
+    fields[144] = fields[120]!;
+    fields[145] = fields[121]!;
+    const set = parseWflwAnnotations(fields.join(' '), 'list.txt');
+    assert.equal(set.instances.length, 0);
+    assert.match(set.problems[0]!.reason, /^list.txt:1: landmarks 60 and 72 \(the outer eye corners\) coincide/);
+  });
+
   test('NaN and Infinity are refused as coordinates, not read as numbers', () => {
     const fields = line(1, [0, 0, 10, 10], ['0', '0', '0', '0', '0', '0'], 'a.jpg').split(' ');
     for (const bad of ['NaN', 'Infinity', '1e999', '0x10z']) {
