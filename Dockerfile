@@ -18,6 +18,20 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# Model variants made at build time (docs/variants.md), as model:precision pairs separated by spaces:
+#   docker build --build-arg MODEL_VARIANTS="resnet101-huber-wflw:int8" -t huber-keypoints:int8 .
+# The parent's weights are generated first, the variant is made by ONNX Runtime's quantizer in the
+# tool's own Python environment (build stage only) and refused past VARIANT_MAX_POSITION_PX.
+ARG MODEL_VARIANTS=""
+ARG VARIANT_MAX_POSITION_PX=0.5
+RUN if [ -n "$MODEL_VARIANTS" ]; then \
+      apt-get update && apt-get install -y --no-install-recommends python3 python3-venv && rm -rf /var/lib/apt/lists/* && \
+      node dist/scripts/ensure-default-model.js && \
+      for spec in $MODEL_VARIANTS; do \
+        node dist/tools/variants/cli.js --model "${spec%%:*}" --precision "${spec##*:}" \
+          --max-position-px "$VARIANT_MAX_POSITION_PX" --models-dir models || exit 1; \
+      done; \
+    fi
 
 FROM ${RUNTIME_BASE} AS runtime
 # The node binary travels with the app, so a CUDA base without Node runs it too.
@@ -31,7 +45,8 @@ ENV NODE_ENV=production \
 COPY --from=build --chown=1000:1000 /app/package.json ./
 COPY --from=build --chown=1000:1000 /app/node_modules ./node_modules
 COPY --from=build --chown=1000:1000 /app/dist ./dist
-# Manifests only: the default model's weights are generated into this (writable) folder at first start.
+# Manifests only, unless MODEL_VARIANTS made weights above: the default model's weights are otherwise
+# generated into this (writable) folder at first start.
 COPY --from=build --chown=1000:1000 /app/models ./models
 USER 1000:1000
 EXPOSE 3000
