@@ -107,6 +107,12 @@ function checkKeypoints(keypoints: readonly ReturnedKeypoint[], count: number, b
   });
 }
 
+/** Where the annotations name an image, so a missing file can be traced to its lines. */
+function namedBy(instances: readonly LabelledInstance[]): string {
+  const shown = instances.slice(0, 3).map((instance) => instance.source);
+  return `named by ${shown.join(', ')}${instances.length > shown.length ? ` and ${instances.length - shown.length} more` : ''}`;
+}
+
 function describeFailure(status: number, problem: { title?: string; detail?: string } | undefined): string {
   return `HTTP ${status}${problem?.title ? ` ${problem.title}` : ''}${problem?.detail ? `: ${problem.detail}` : ''}`;
 }
@@ -151,7 +157,7 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRu
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       throw new ImageFailed(
-        code === 'ENOENT' ? `image file not found: ${file}` : `cannot read ${file}: ${(error as Error).message}`,
+        `${code === 'ENOENT' ? `image file not found: ${file}` : `cannot read ${file}: ${(error as Error).message}`} (${namedBy(instances)})`,
       );
     }
     const blob = new Blob([new Uint8Array(bytes)]);

@@ -176,7 +176,7 @@ describe('npm run evaluate, the real CLI process, against the service on a socke
         ['one.png', 'missing.png', 'broken.png'],
       );
       assert.match(report.failed[0].reason, /people.json#annotation 7: bbox must be \[x, y, w, h\], got 3 numbers/);
-      assert.match(report.failed[1].reason, /^image file not found: .*missing.png$/);
+      assert.match(report.failed[1].reason, /^image file not found: .*missing.png \(named by .*people.json#annotation 3\)$/);
       assert.match(report.failed[2].reason, /^tta-off: HTTP 4\d\d .*: /);
       // Distances 0.03, 0.07, 0.15, 0.3 diagonals: PCK@0.05 = 1/4, @0.1 = 2/4, @0.2 = 3/4, in every setting.
       for (const setting of ['tta-off', 'tta-ml', 'tta-mean']) {
