@@ -109,6 +109,31 @@ export function createMetrics() {
     labelNames: ['endpoint', 'model'] as const,
     registers: [registry],
   });
+  const smoothingTracks = new client.Counter({
+    name: 'huber_smoothing_tracks_total',
+    help: 'Tracks smoothed or filtered by /v1/smooth, by mode (smoother, filter).',
+    labelNames: ['mode'] as const,
+    registers: [registry],
+  });
+  const smoothingFrames = new client.Counter({
+    name: 'huber_smoothing_frames_total',
+    help: 'Frames (observed and missed) in tracks sent to /v1/smooth, by mode.',
+    labelNames: ['mode'] as const,
+    registers: [registry],
+  });
+  const smoothingIterations = new client.Histogram({
+    name: 'huber_smoothing_iterations',
+    help: 'Newton iterations per track in /v1/smooth (whole-track solve, or summed over frames in filter mode), by mode.',
+    labelNames: ['mode'] as const,
+    buckets: [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 100, 1000, 10000],
+    registers: [registry],
+  });
+  const smoothingOutliers = new client.Counter({
+    name: 'huber_smoothing_outliers_total',
+    help: 'Frames flagged as outliers (the answer outside the observation’s own 99 % region) by /v1/smooth, by mode.',
+    labelNames: ['mode'] as const,
+    registers: [registry],
+  });
   return {
     registry,
     requests,
@@ -126,6 +151,10 @@ export function createMetrics() {
     evidenceIterations,
     evidenceOutliers,
     evidenceSwaps,
+    smoothingTracks,
+    smoothingFrames,
+    smoothingIterations,
+    smoothingOutliers,
   };
 }
 
