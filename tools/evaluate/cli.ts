@@ -95,11 +95,10 @@ export interface CliIo {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
-/** Runs the command; resolves to the process exit code. `signal` stands in for Ctrl-C when the caller owns it. */
+/** Runs the command; resolves to the process exit code. */
 export async function main(
   argv: readonly string[],
   io: CliIo = { stdout: process.stdout, stderr: process.stderr },
-  signal?: AbortSignal,
 ): Promise<number> {
   const say = (text: string) => io.stderr.write(`${text}\n`);
   let args: Arguments;
@@ -111,7 +110,6 @@ export async function main(
     return EXIT.usage;
   }
   const controller = new AbortController();
-  signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
   let interrupts = 0;
   const onInterrupt = () => {
     interrupts++;
