@@ -186,6 +186,8 @@ describe('npm run evaluate, the real CLI process, against the service on a socke
       }
       assert.match(result.stderr, /skipped: .*people.json#annotation 7/);
       assert.match(result.stderr, /failed: missing.png: image file not found/);
+      // stderr is a pipe here, not a terminal: no progress bar in the way.
+      assert.doesNotMatch(result.stderr, /evaluating|images\/s/);
       assert.match(result.stdout, /^report: .*report-retry\/report.md \(2 images, 2 instances, 3 failed\)$/m);
       for (const file of ['report.md', 'calibration.svg', 'coverage.svg', 'cumulative-error.svg']) {
         assert.ok((await readFile(path.join(out, file), 'utf8')).length > 100, file);
