@@ -1,0 +1,478 @@
+/**
+ * Moments and regions of a flat-prior posterior p(y) ∝ Πⱼ Σₖ exp(logWeightⱼₖ − h_δ(‖Mⱼₖ·y − oⱼₖ‖)) over
+ * y ∈ R^d (SPEC §9), by spherical–radial quadrature in a whitened frame y = c + S·z.
+ *
+ * Why this rule: along a ray c + ρ·S·u every residual norm is √(α + 2βρ + γρ²), so the only places where
+ * the integrand is not analytic (h_δ has a jump in its second derivative at δ) are roots of a quadratic,
+ * found exactly. Between them Gauss–Legendre panels converge geometrically. Over directions the ray
+ * integrals are smooth periodic functions once the frame roughly whitens the posterior, so the
+ * trapezoid rule in angle (d = 2) and Gauss–Legendre in cos θ × trapezoid in φ (d = 3) converge fast.
+ * Working in the frame of the posterior's own mean and covariance also makes the level region
+ * {zᵀz ≤ R²} a ball, whose mass is a sum of partial ray integrals.
+ */
+
+import { gaussLegendre } from './gauss-legendre.js';
+
+export interface FactorComponent {
+  /** rows × d, row-major: the whitened residual is map·y − offset (A·(y − μ) for a plain observation). */
+  readonly map: ArrayLike<number>;
+  readonly offset: ArrayLike<number>;
+  /** log(prior·|A|) of a mixture component; ignored for a factor with a single component. */
+  readonly logWeight: number;
+}
+
+/** One independent factor: a single Huber term, or a mixture of them (an observation with alternatives). */
+export type PosteriorFactor = readonly FactorComponent[];
+
+export interface QuadratureSettings {
+  /** Rays: the count of angles for d = 2, the count of polar nodes for d = 3 (twice as many azimuths). */
+  readonly directions: number;
+  /** Gauss–Legendre nodes per radial panel. */
+  readonly radialNodes: number;
+  /** Longest radial panel in whitened units. */
+  readonly maxPanel: number;
+  /** Rays stop where the cost has risen this far above its lowest value on the ray (e^{−40} ≈ 4e-18). */
+  readonly tailCost: number;
+}
+
+/** Fine panels and many rays: the rule's error is then set by the ray count alone. */
+export const ACCURATE_QUADRATURE: QuadratureSettings = { directions: 48, radialNodes: 8, maxPanel: 1, tailCost: 40 };
+/** Coarse: moments within about 1e-3 of the standard deviations, enough to place a frame. */
+export const FAST_QUADRATURE: QuadratureSettings = { directions: 16, radialNodes: 6, maxPanel: 2, tailCost: 30 };
+
+export interface PosteriorFrame {
+  readonly center: ArrayLike<number>;
+  /** d × d row-major S with y = center + S·z; the lower Cholesky factor of a covariance whitens it. */
+  readonly scale: ArrayLike<number>;
+}
+
+export interface PosteriorSummary {
+  mean: Float64Array;
+  covariance: Float64Array;
+  /** log ∫ exp(−cost) dy, with cost the sum of the factors' costs (mixture weights included). */
+  logMass: number;
+  /** Present when a level was asked: R with posterior mass `level` inside zᵀz ≤ R² in the frame. */
+  radius: number | null;
+}
+
+const MAX_RAY_LENGTH = 1e9;
+/** Radius (whitened units) beyond which a panel may be maxPanel·ρ/TAIL_GROWTH long. */
+const TAIL_GROWTH = 3;
+
+export class ImproperPosteriorError extends RangeError {
+  constructor(readonly direction: Float64Array) {
+    super('the posterior is improper: its density does not decay along some direction');
+  }
+}
+
+interface Directions {
+  vectors: Float64Array;
+  weights: Float64Array;
+  count: number;
+}
+
+const directionCache = new Map<string, Directions>();
+
+function directionSet(d: number, n: number): Directions {
+  const key = `${d}:${n}`;
+  const cached = directionCache.get(key);
+  if (cached !== undefined) return cached;
+  let result: Directions;
+  if (d === 2) {
+    const vectors = new Float64Array(2 * n);
+    const weights = new Float64Array(n).fill((2 * Math.PI) / n);
+    for (let i = 0; i < n; i++) {
+      const angle = (2 * Math.PI * (i + 0.5)) / n;
+      vectors[2 * i] = Math.cos(angle);
+      vectors[2 * i + 1] = Math.sin(angle);
+    }
+    result = { vectors, weights, count: n };
+  } else if (d === 3) {
+    const polar = gaussLegendre(n);
+    const azimuths = 2 * n;
+    const count = n * azimuths;
+    const vectors = new Float64Array(3 * count);
+    const weights = new Float64Array(count);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const cosTheta = polar.nodes[i];
+      const sinTheta = Math.sqrt(1 - cosTheta * cosTheta);
+      for (let j = 0; j < azimuths; j++) {
+        const phi = (2 * Math.PI * (j + 0.5 * (i % 2))) / azimuths;
+        vectors[3 * k] = sinTheta * Math.cos(phi);
+        vectors[3 * k + 1] = sinTheta * Math.sin(phi);
+        vectors[3 * k + 2] = cosTheta;
+        weights[k] = (polar.weights[i] * 2 * Math.PI) / azimuths;
+        k++;
+      }
+    }
+    result = { vectors, weights, count };
+  } else {
+    throw new RangeError(`posterior integration supports d = 2 or 3, got ${d}`);
+  }
+  directionCache.set(key, result);
+  return result;
+}
+
+interface FlatComponents {
+  count: number;
+  rows: Int32Array;
+  /** Start of each component's rows in the row-indexed arrays. */
+  rowStart: Int32Array;
+  maps: Float64Array;
+  /** map·center − offset per row. */
+  base: Float64Array;
+  logWeights: Float64Array;
+  factorStart: Int32Array;
+  factorCount: number;
+}
+
+function flatten(d: number, factors: readonly PosteriorFactor[], center: ArrayLike<number>): FlatComponents {
+  let count = 0;
+  let totalRows = 0;
+  for (const factor of factors) {
+    if (factor.length === 0) throw new RangeError('every factor needs at least one component');
+    for (const component of factor) {
+      count++;
+      totalRows += component.offset.length;
+    }
+  }
+  const rows = new Int32Array(count);
+  const rowStart = new Int32Array(count + 1);
+  const maps = new Float64Array(totalRows * d);
+  const base = new Float64Array(totalRows);
+  const logWeights = new Float64Array(count);
+  const factorStart = new Int32Array(factors.length + 1);
+  let c = 0;
+  let row = 0;
+  factors.forEach((factor, f) => {
+    factorStart[f] = c;
+    for (const component of factor) {
+      const k = component.offset.length;
+      if (component.map.length !== k * d) throw new RangeError(`a component map must be ${k} × ${d}`);
+      rows[c] = k;
+      rowStart[c] = row;
+      logWeights[c] = factor.length === 1 ? 0 : component.logWeight;
+      for (let i = 0; i < k; i++) {
+        let sum = -component.offset[i];
+        for (let j = 0; j < d; j++) {
+          const m = component.map[i * d + j];
+          maps[(row + i) * d + j] = m;
+          sum += m * center[j];
+        }
+        base[row + i] = sum;
+      }
+      row += k;
+      c++;
+    }
+  });
+  rowStart[count] = row;
+  factorStart[factors.length] = count;
+  return { count, rows, rowStart, maps, base, logWeights, factorStart, factorCount: factors.length };
+}
+
+/** The posterior's cost along one ray at a time; a class so that the hot loop sees fixed-shape fields. */
+class RayIntegrand {
+  readonly alpha: Float64Array;
+  readonly beta: Float64Array;
+  readonly gamma: Float64Array;
+  readonly v: Float64Array;
+  referenceCost = 0;
+
+  constructor(
+    readonly d: number,
+    readonly delta: number,
+    readonly flat: FlatComponents,
+    readonly scale: ArrayLike<number>,
+  ) {
+    this.alpha = new Float64Array(flat.count);
+    this.beta = new Float64Array(flat.count);
+    this.gamma = new Float64Array(flat.count);
+    this.v = new Float64Array(d);
+    const { base, rowStart } = flat;
+    for (let c = 0; c < flat.count; c++) {
+      let a2 = 0;
+      for (let row = rowStart[c]; row < rowStart[c + 1]; row++) a2 += base[row] * base[row];
+      this.alpha[c] = a2;
+    }
+    this.referenceCost = this.cost(0);
+  }
+
+  /** Points the ray along S·u: each component's squared residual becomes α + 2βρ + γρ². */
+  aim(u: ArrayLike<number>): void {
+    const { d, v, scale, flat, alpha, beta, gamma } = this;
+    for (let i = 0; i < d; i++) {
+      let sum = 0;
+      for (let j = 0; j < d; j++) sum += scale[i * d + j] * u[j];
+      v[i] = sum;
+    }
+    const { rowStart, maps, base } = flat;
+    for (let c = 0; c < flat.count; c++) {
+      let a2 = 0;
+      let ab = 0;
+      let b2 = 0;
+      for (let row = rowStart[c]; row < rowStart[c + 1]; row++) {
+        let b = 0;
+        for (let j = 0; j < d; j++) b += maps[row * d + j] * v[j];
+        const a = base[row];
+        a2 += a * a;
+        ab += a * b;
+        b2 += b * b;
+      }
+      alpha[c] = a2;
+      beta[c] = ab;
+      gamma[c] = b2;
+    }
+  }
+
+  componentCost(c: number, rho: number): number {
+    const q = this.alpha[c] + rho * (2 * this.beta[c] + rho * this.gamma[c]);
+    const delta = this.delta;
+    if (q <= delta * delta) return q > 0 ? 0.5 * q : 0;
+    return delta * (Math.sqrt(q) - 0.5 * delta);
+  }
+
+  cost(rho: number): number {
+    const { factorStart, logWeights, factorCount } = this.flat;
+    let total = 0;
+    for (let f = 0; f < factorCount; f++) {
+      const first = factorStart[f];
+      const end = factorStart[f + 1];
+      if (end - first === 1) {
+        total += this.componentCost(first, rho);
+        continue;
+      }
+      // −log Σₖ exp(logWeightₖ − hₖ), shifted by the smallest term so that no exponential underflows.
+      let best = Infinity;
+      for (let c = first; c < end; c++) best = Math.min(best, this.componentCost(c, rho) - logWeights[c]);
+      let sum = 0;
+      for (let c = first; c < end; c++) sum += Math.exp(best - this.componentCost(c, rho) + logWeights[c]);
+      total += best - Math.log(sum);
+    }
+    return total;
+  }
+
+  /** ρ^{d−1}·p along the ray, relative to the density at the frame's center. */
+  density(rho: number): number {
+    return (this.d === 2 ? rho : rho * rho) * Math.exp(this.referenceCost - this.cost(rho));
+  }
+
+  /** Where the cost has risen `tailCost` above its lowest value on the ray, rising. */
+  length(tailCost: number): number {
+    let lowest = this.referenceCost;
+    let previous = this.referenceCost;
+    let rho = 1;
+    for (;;) {
+      const value = this.cost(rho);
+      lowest = Math.min(lowest, value);
+      if (value - lowest >= tailCost && value >= previous) break;
+      previous = value;
+      rho *= 2;
+      if (rho > MAX_RAY_LENGTH) throw new ImproperPosteriorError(Float64Array.from(this.v));
+    }
+    let lo = rho / 2;
+    let hi = rho;
+    for (let i = 0; i < 6; i++) {
+      const mid = 0.5 * (lo + hi);
+      if (this.cost(mid) - lowest >= tailCost) hi = mid;
+      else lo = mid;
+    }
+    return hi;
+  }
+
+  /** 0, the ray's length and every crossing of a component's ‖r‖ = δ in between, ascending. */
+  breakpoints(length: number, out: number[]): void {
+    const { alpha, beta, gamma } = this;
+    const deltaSquared = this.delta * this.delta;
+    out.length = 0;
+    out.push(0, length);
+    for (let c = 0; c < this.flat.count; c++) {
+      const g = gamma[c];
+      if (!(g > 0)) continue;
+      const b = beta[c];
+      const constant = alpha[c] - deltaSquared;
+      const discriminant = b * b - g * constant;
+      if (!(discriminant > 0)) continue;
+      const root = Math.sqrt(discriminant);
+      // Roots of γρ² + 2βρ + (α − δ²) written without cancellation.
+      const q = b >= 0 ? -(b + root) : -(b - root);
+      const r1 = q / g;
+      const r2 = q !== 0 ? constant / q : r1;
+      if (r1 > 0 && r1 < length) out.push(r1);
+      if (r2 > 0 && r2 < length) out.push(r2);
+    }
+    out.sort((x, y) => x - y);
+  }
+}
+
+function logAbsDeterminant(matrix: ArrayLike<number>, d: number): number {
+  const s = Float64Array.from(matrix);
+  let sum = 0;
+  for (let col = 0; col < d; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < d; r++) if (Math.abs(s[r * d + col]) > Math.abs(s[pivot * d + col])) pivot = r;
+    if (pivot !== col) for (let j = 0; j < d; j++) [s[col * d + j], s[pivot * d + j]] = [s[pivot * d + j], s[col * d + j]];
+    const pv = s[col * d + col];
+    sum += Math.log(Math.abs(pv));
+    for (let r = col + 1; r < d; r++) {
+      const factor = s[r * d + col] / pv;
+      for (let j = col; j < d; j++) s[r * d + j] -= factor * s[col * d + j];
+    }
+  }
+  return sum;
+}
+
+/**
+ * The quadrature of p over all space in the frame, optionally with the radius of the ball zᵀz ≤ R² of
+ * mass `level`. The frame's center should lie near the bulk of the mass (within a few of its standard
+ * deviations) and its scale should be within a factor of a few of the posterior's: the rule is exact in
+ * neither limit, only fast when the frame is good.
+ */
+export function integratePosterior(
+  d: number,
+  delta: number,
+  factors: readonly PosteriorFactor[],
+  frame: PosteriorFrame,
+  settings: QuadratureSettings,
+  level: number | null = null,
+): PosteriorSummary {
+  const { center, scale } = frame;
+  const flat = flatten(d, factors, center);
+  const directions = directionSet(d, settings.directions);
+  const { nodes, weights: nodeWeights } = gaussLegendre(settings.radialNodes);
+  const ray = new RayIntegrand(d, delta, flat, scale);
+  const referenceCost = ray.referenceCost;
+  const breakpoints: number[] = [];
+  // Per ray, for the region: [start, end, mass before start] per panel, and the ray's coefficients.
+  const rayPanels: Float64Array[] = [];
+  const rayCoefficients: Float64Array[] = [];
+  let mass = 0;
+  const first = new Float64Array(d);
+  const second = new Float64Array(d * d);
+  const u = new Float64Array(d);
+  const panels: number[] = [];
+  for (let k = 0; k < directions.count; k++) {
+    for (let i = 0; i < d; i++) u[i] = directions.vectors[k * d + i];
+    ray.aim(u);
+    const length = ray.length(settings.tailCost);
+    ray.breakpoints(length, breakpoints);
+    panels.length = 0;
+    let rayMass = 0;
+    let rayFirst = 0;
+    let raySecond = 0;
+    for (let b = 0; b + 1 < breakpoints.length; b++) {
+      const lo = breakpoints[b];
+      const hi = breakpoints[b + 1];
+      if (!(hi > lo)) continue;
+      // Beyond a few units the integrand is a smooth exponential tail, so panels may grow with ρ.
+      const pieces = Math.ceil((hi - lo) / (settings.maxPanel * Math.max(1, lo / TAIL_GROWTH)));
+      const width = (hi - lo) / pieces;
+      const half = 0.5 * width;
+      for (let p = 0; p < pieces; p++) {
+        const a = lo + p * width;
+        const middle = a + half;
+        if (level !== null) panels.push(a, a + width, rayMass);
+        for (let n = 0; n < nodes.length; n++) {
+          const rho = middle + half * nodes[n];
+          const w = half * nodeWeights[n] * ray.density(rho);
+          rayMass += w;
+          rayFirst += w * rho;
+          raySecond += w * rho * rho;
+        }
+      }
+    }
+    const weight = directions.weights[k];
+    mass += weight * rayMass;
+    for (let i = 0; i < d; i++) {
+      first[i] += weight * rayFirst * u[i];
+      for (let j = 0; j < d; j++) second[i * d + j] += weight * raySecond * u[i] * u[j];
+    }
+    if (level !== null) {
+      panels.push(length, length, rayMass);
+      rayPanels.push(Float64Array.from(panels));
+      const coefficients = new Float64Array(3 * flat.count);
+      coefficients.set(ray.alpha, 0);
+      coefficients.set(ray.beta, flat.count);
+      coefficients.set(ray.gamma, 2 * flat.count);
+      rayCoefficients.push(coefficients);
+    }
+  }
+  if (!(mass > 0) || !Number.isFinite(mass)) throw new RangeError(`posterior quadrature failed (mass ${mass})`);
+
+  const meanZ = new Float64Array(d);
+  for (let i = 0; i < d; i++) meanZ[i] = first[i] / mass;
+  const covarianceZ = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j < d; j++) covarianceZ[i * d + j] = second[i * d + j] / mass - meanZ[i] * meanZ[j];
+  }
+  const mean = new Float64Array(d);
+  for (let i = 0; i < d; i++) {
+    let sum = center[i];
+    for (let j = 0; j < d; j++) sum += scale[i * d + j] * meanZ[j];
+    mean[i] = sum;
+  }
+  const covariance = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = i; j < d; j++) {
+      let sum = 0;
+      for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) sum += scale[i * d + a] * covarianceZ[a * d + b] * scale[j * d + b];
+      covariance[i * d + j] = sum;
+      covariance[j * d + i] = sum;
+    }
+  }
+  const logMass = Math.log(mass) - referenceCost + logAbsDeterminant(scale, d);
+
+  let radius: number | null = null;
+  if (level !== null) {
+    const count = flat.count;
+    let slope = 0;
+    const massWithin = (radiusZ: number): number => {
+      let value = 0;
+      slope = 0;
+      for (let k = 0; k < directions.count; k++) {
+        const panelsOfRay = rayPanels[k];
+        const last = panelsOfRay.length / 3 - 1;
+        if (radiusZ >= panelsOfRay[3 * last]) {
+          value += directions.weights[k] * panelsOfRay[3 * last + 2];
+          continue;
+        }
+        const coefficients = rayCoefficients[k];
+        ray.alpha.set(coefficients.subarray(0, count));
+        ray.beta.set(coefficients.subarray(count, 2 * count));
+        ray.gamma.set(coefficients.subarray(2 * count));
+        let lo = 0;
+        let hi = last;
+        while (hi - lo > 1) {
+          const mid = (lo + hi) >> 1;
+          if (panelsOfRay[3 * mid] <= radiusZ) lo = mid;
+          else hi = mid;
+        }
+        const a = panelsOfRay[3 * lo];
+        let within = panelsOfRay[3 * lo + 2];
+        const half = 0.5 * (radiusZ - a);
+        const middle = a + half;
+        for (let n = 0; n < nodes.length; n++) within += half * nodeWeights[n] * ray.density(middle + half * nodes[n]);
+        slope += directions.weights[k] * ray.density(radiusZ);
+        value += directions.weights[k] * within;
+      }
+      slope /= mass;
+      return value / mass;
+    };
+    let lo = 0;
+    let hi = 0;
+    for (const panelsOfRay of rayPanels) hi = Math.max(hi, panelsOfRay[panelsOfRay.length - 3]);
+    let x = Math.min(Math.sqrt(d), 0.5 * hi);
+    for (let iteration = 0; iteration < 100; iteration++) {
+      const g = massWithin(x) - level;
+      if (g < 0) lo = x;
+      else hi = x;
+      let next = slope > 0 ? x - g / slope : Number.NaN;
+      if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+      const done = Math.abs(next - x) <= 1e-12 * x || hi - lo <= 1e-12 * hi;
+      x = next;
+      if (done) break;
+    }
+    radius = x;
+  }
+  return { mean, covariance, logMass, radius };
+}
