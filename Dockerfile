@@ -6,16 +6,19 @@
 #     --build-arg RUNTIME_BASE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04 .
 # The install steps are exactly .ci/run's: npm ci, then npm run build.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
-ARG RUNTIME_BASE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
+ARG RUNTIME_BASE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 # skip: the CPU build bundled in the npm package; cuda12: onnxruntime-node's install script adds the CUDA provider.
+# package.json's allowScripts keeps npm from running that script (it downloads CUDA libraries), so the
+# CUDA build runs it explicitly.
 ARG ONNXRUNTIME_NODE_INSTALL=skip
 ENV ONNXRUNTIME_NODE_INSTALL=${ONNXRUNTIME_NODE_INSTALL}
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
+RUN if [ "$ONNXRUNTIME_NODE_INSTALL" != "skip" ]; then node node_modules/onnxruntime-node/script/install.js; fi
 COPY . .
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 # Model variants made at build time (docs/variants.md), as model:precision pairs separated by spaces:
@@ -48,6 +51,9 @@ COPY --from=build --chown=1000:1000 /app/dist ./dist
 # Manifests only, unless MODEL_VARIANTS made weights above: the default model's weights are otherwise
 # generated into this (writable) folder at first start.
 COPY --from=build --chown=1000:1000 /app/models ./models
+# The page at / (public/) and its example image.
+COPY --from=build --chown=1000:1000 /app/public ./public
+COPY --from=build --chown=1000:1000 /app/examples ./examples
 USER 1000:1000
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=300s --retries=3 \

@@ -52,7 +52,7 @@ export interface WorkerPoolOptions {
   workerData: unknown;
   size: number;
   /** Told about every worker that had to be replaced, for logs and metrics. */
-  onReplace?: (reason: 'crash' | 'timeout', detail: string) => void;
+  onReplace?: ((reason: 'crash' | 'timeout', detail: string) => void) | undefined;
   /**
    * How long close() waits for set-aside workers to come back before stopping them anyway (a
    * thread spinning in JavaScript never comes back; one inside a native run does).
@@ -85,7 +85,7 @@ export class WorkerPool {
     return this.queue.length + this.slots.filter((slot) => slot.job !== null).length;
   }
 
-  run<T>(message: unknown, options: { transferList?: readonly TransferListItem[]; timeoutMs?: number } = {}): Promise<T> {
+  run<T>(message: unknown, options: { transferList?: readonly TransferListItem[]; timeoutMs?: number | undefined } = {}): Promise<T> {
     if (this.closing) return Promise.reject(new PoolClosedError('the worker pool is shutting down'));
     if (this.slots.length === 0 && this.startupFailure) return Promise.reject(this.startupFailure);
     return new Promise<T>((resolve, reject) => {

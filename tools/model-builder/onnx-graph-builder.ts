@@ -173,8 +173,11 @@ export class OnnxGraphBuilder {
 
   /** Single-output convenience for addNode. */
   op(opType: string, inputs: readonly string[], attributes?: Record<string, AttributeValue>, output?: string): string {
-    const [out] = this.addNode(opType, inputs, { attributes, outputs: output === undefined ? 1 : [output] });
-    return out;
+    const [out] = this.addNode(opType, inputs, {
+      ...(attributes === undefined ? {} : { attributes }),
+      outputs: output === undefined ? 1 : [output],
+    });
+    return out!;
   }
 
   toModelProto(): ModelProto {
