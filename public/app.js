@@ -143,6 +143,7 @@ function currentModel() {
 function describeModel() {
   const model = currentModel();
   elements.modelDescription.textContent = model?.description ?? '';
+  elements.modelDescription.title = model?.description ?? '';
   const untrained = model?.trained === false;
   elements.untrained.hidden = !untrained;
   elements.untrained.replaceChildren();
