@@ -46,12 +46,19 @@ export function rodriguesMatrix(vector: Vec3): Mat3 {
   ];
 }
 
-/** The Rodrigues vector of a rotation (angle below π), from its antisymmetric part. */
+/** The Rodrigues vector of a rotation: from its antisymmetric part, or near a half turn from its diagonal. */
 function rotationVector(r: Mat3): Vec3 {
   const theta = Math.acos(Math.min(1, Math.max(-1, (r[0][0] + r[1][1] + r[2][2] - 1) / 2)));
   if (theta < 1e-12) return [0, 0, 0];
-  const axis: Vec3 = [r[2][1] - r[1][2], r[0][2] - r[2][0], r[1][0] - r[0][1]];
-  return scale(axis, theta / (2 * Math.sin(theta)));
+  if (Math.PI - theta > 1e-6) {
+    const axis: Vec3 = [r[2][1] - r[1][2], r[0][2] - r[2][0], r[1][0] - r[0][1]];
+    return scale(axis, theta / (2 * Math.sin(theta)));
+  }
+  // R = 2kkᵀ − I at a half turn: the largest diagonal entry gives one component, its row the others.
+  const i = [0, 1, 2].reduce((best, k) => (r[k]![k]! > r[best]![best]! ? k : best), 0);
+  const ki = Math.sqrt((r[i]![i]! + 1) / 2);
+  const axis = [0, 1, 2].map((k) => (k === i ? ki : r[i]![k]! / (2 * ki))) as Vec3;
+  return scale(axis, theta);
 }
 
 /**
