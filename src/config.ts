@@ -70,8 +70,8 @@ export const ConfigSchema = Type.Object({
   CORS_ORIGINS: Type.String({ default: '', description: 'Comma-separated allowed origins; empty disables CORS.' }),
   MAX_FUSION_POINTS: Type.Integer({
     minimum: 1,
-    default: 1000,
-    description: 'Points one fuse or triangulate request may hold; past it, 422.',
+    default: 256,
+    description: 'Points one fuse or triangulate request may hold; past it, 422. The math runs on the event loop.',
   }),
   MAX_CAMERAS: Type.Integer({
     minimum: 2,
