@@ -40,7 +40,7 @@ function medianMs(run: () => TrackEstimate, repeats: number): { ms: number; iter
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], iterations };
+  return { ms: times[Math.floor(times.length / 2)] ?? Number.NaN, iterations };
 }
 
 for (const [mode, solve] of [

@@ -11,13 +11,13 @@ import type { Rng } from './prng.js';
 export function denseMultiply(a: number[], b: number[], rows: number, inner: number, cols: number): number[] {
   const out = new Array<number>(rows * cols).fill(0);
   for (let i = 0; i < rows; i++)
-    for (let k = 0; k < inner; k++) for (let j = 0; j < cols; j++) out[i * cols + j] += a[i * inner + k] * b[k * cols + j];
+    for (let k = 0; k < inner; k++) for (let j = 0; j < cols; j++) out[i * cols + j]! += a[i * inner + k]! * b[k * cols + j]!;
   return out;
 }
 
 export function denseTranspose(a: number[], rows: number, cols: number): number[] {
   const out = new Array<number>(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j]!;
   return out;
 }
 
@@ -28,22 +28,22 @@ export function denseInverse(matrix: ArrayLike<number>, n: number): number[] {
   for (let i = 0; i < n; i++) inv[i * n + i] = 1;
   for (let col = 0; col < n; col++) {
     let pivot = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(a[r * n + col]) > Math.abs(a[pivot * n + col])) pivot = r;
+    for (let r = col + 1; r < n; r++) if (Math.abs(a[r * n + col]!) > Math.abs(a[pivot * n + col]!)) pivot = r;
     for (let k = 0; k < n; k++) {
-      [a[col * n + k], a[pivot * n + k]] = [a[pivot * n + k], a[col * n + k]];
-      [inv[col * n + k], inv[pivot * n + k]] = [inv[pivot * n + k], inv[col * n + k]];
+      [a[col * n + k]!, a[pivot * n + k]!] = [a[pivot * n + k]!, a[col * n + k]!];
+      [inv[col * n + k]!, inv[pivot * n + k]!] = [inv[pivot * n + k]!, inv[col * n + k]!];
     }
-    const p = a[col * n + col];
+    const p = a[col * n + col]!;
     for (let k = 0; k < n; k++) {
-      a[col * n + k] /= p;
-      inv[col * n + k] /= p;
+      a[col * n + k]! /= p;
+      inv[col * n + k]! /= p;
     }
     for (let r = 0; r < n; r++) {
       if (r === col) continue;
-      const f = a[r * n + col];
+      const f = a[r * n + col]!;
       for (let k = 0; k < n; k++) {
-        a[r * n + k] -= f * a[col * n + k];
-        inv[r * n + k] -= f * inv[col * n + k];
+        a[r * n + k]! -= f * a[col * n + k]!;
+        inv[r * n + k]! -= f * inv[col * n + k]!;
       }
     }
   }
@@ -58,13 +58,13 @@ export function denseSolve(matrix: ArrayLike<number>, rhs: ArrayLike<number>, n:
 export function denseCholesky(matrix: ArrayLike<number>, n: number): number[] {
   const l = new Array<number>(n * n).fill(0);
   for (let j = 0; j < n; j++) {
-    let s = matrix[j * n + j];
-    for (let k = 0; k < j; k++) s -= l[j * n + k] ** 2;
+    let s = matrix[j * n + j]!;
+    for (let k = 0; k < j; k++) s -= l[j * n + k]! ** 2;
     l[j * n + j] = Math.sqrt(s);
     for (let i = j + 1; i < n; i++) {
-      let t = matrix[i * n + j];
-      for (let k = 0; k < j; k++) t -= l[i * n + k] * l[j * n + k];
-      l[i * n + j] = t / l[j * n + j];
+      let t = matrix[i * n + j]!;
+      for (let k = 0; k < j; k++) t -= l[i * n + k]! * l[j * n + k]!;
+      l[i * n + j] = t / l[j * n + j]!;
     }
   }
   return l;
@@ -89,10 +89,10 @@ export function referenceProcessNoise(dt: number, q: number, d: number): number[
     const weight = (k === 0 || k === nodes ? 1 : k % 2 === 1 ? 4 : 2) * (dt / nodes / 3);
     // e^{Ms}G maps the unit noise on v to (s·I, I).
     for (let i = 0; i < d; i++) {
-      out[i * m + i] += weight * q * q * s * s;
-      out[i * m + d + i] += weight * q * q * s;
-      out[(d + i) * m + i] += weight * q * q * s;
-      out[(d + i) * m + d + i] += weight * q * q;
+      out[i * m + i]! += weight * q * q * s * s;
+      out[i * m + d + i]! += weight * q * q * s;
+      out[(d + i) * m + i]! += weight * q * q * s;
+      out[(d + i) * m + d + i]! += weight * q * q;
     }
   }
   return out;
@@ -115,22 +115,22 @@ export function referenceTrackObjective(
   const kappa = referenceKappa(d, delta);
   const precisions = frames.map((f) => (f.mean === null ? null : denseInverse(f.covariance!, d).map((v) => v * kappa)));
   const steps = frames.slice(1).map((f, k) => {
-    const dt = f.t - frames[k].t;
+    const dt = f.t - frames[k]!.t;
     return { f: referenceTransition(dt, d), w: denseInverse(referenceProcessNoise(dt, q, d), m) };
   });
   const residual = (s: ArrayLike<number>, k: number): number[] => {
-    const moved = denseMultiply(steps[k].f, Array.from(s).slice(k * m, k * m + m), m, m, 1);
-    return moved.map((v, i) => s[(k + 1) * m + i] - v);
+    const moved = denseMultiply(steps[k]!.f, Array.from(s).slice(k * m, k * m + m), m, m, 1);
+    return moved.map((v, i) => s[(k + 1) * m + i]! - v);
   };
-  const error = (s: ArrayLike<number>, t: number) => frames[t].mean!.map((z, i) => s[t * m + i] - z);
+  const error = (s: ArrayLike<number>, t: number) => frames[t]!.mean!.map((z, i) => s[t * m + i]! - z);
   const radius = (e: number[], lambda: number[]) =>
-    Math.sqrt(Math.max(0, denseMultiply(e, denseMultiply(lambda, e, d, d, 1), 1, d, 1)[0]));
+    Math.sqrt(Math.max(0, denseMultiply(e, denseMultiply(lambda, e, d, d, 1), 1, d, 1)[0]!));
   return {
     value(s) {
       let total = 0;
       for (let k = 0; k < steps.length; k++) {
         const rho = residual(s, k);
-        total += 0.5 * denseMultiply(rho, denseMultiply(steps[k].w, rho, m, m, 1), 1, m, 1)[0];
+        total += 0.5 * denseMultiply(rho, denseMultiply(steps[k]!.w, rho, m, m, 1), 1, m, 1)[0]!;
       }
       frames.forEach((frame, t) => {
         if (frame.mean !== null) total += referenceLoss(radius(error(s, t), precisions[t]!), delta);
@@ -140,11 +140,11 @@ export function referenceTrackObjective(
     gradient(s) {
       const g = new Array<number>(s.length).fill(0);
       for (let k = 0; k < steps.length; k++) {
-        const wr = denseMultiply(steps[k].w, residual(s, k), m, m, 1);
-        const back = denseMultiply(denseTranspose(steps[k].f, m, m), wr, m, m, 1);
+        const wr = denseMultiply(steps[k]!.w, residual(s, k), m, m, 1);
+        const back = denseMultiply(denseTranspose(steps[k]!.f, m, m), wr, m, m, 1);
         for (let i = 0; i < m; i++) {
-          g[(k + 1) * m + i] += wr[i];
-          g[k * m + i] -= back[i];
+          g[(k + 1) * m + i]! += wr[i]!;
+          g[k * m + i]! -= back[i]!;
         }
       }
       frames.forEach((frame, t) => {
@@ -153,7 +153,7 @@ export function referenceTrackObjective(
         const le = denseMultiply(precisions[t]!, e, d, d, 1);
         const r = radius(e, precisions[t]!);
         const scale = r <= delta ? 1 : delta / r;
-        for (let i = 0; i < d; i++) g[t * m + i] += scale * le[i];
+        for (let i = 0; i < d; i++) g[t * m + i]! += scale * le[i]!;
       });
       return g;
     },
@@ -182,7 +182,7 @@ export function minimizeBfgs(
     const norm = Math.max(...g.map(Math.abs));
     if (norm <= options.gradientTolerance) break;
     let p = denseMultiply(h, g, n, n, 1).map((v) => -v);
-    let slope = p.reduce((acc, v, i) => acc + v * g[i], 0);
+    let slope = p.reduce((acc, v, i) => acc + v * g[i]!, 0);
     if (!(slope < 0)) {
       h = new Array<number>(n * n).fill(0);
       for (let i = 0; i < n; i++) h[i * n + i] = 1;
@@ -193,15 +193,15 @@ export function minimizeBfgs(
     let next = x;
     let nextValue = f;
     for (let k = 0; k < 60; k++) {
-      next = x.map((v, i) => v + alpha * p[i]);
+      next = x.map((v, i) => v + alpha * p[i]!);
       nextValue = value(next);
       if (nextValue <= f + 1e-4 * alpha * slope) break;
       alpha /= 2;
     }
     const nextGradient = gradient(next);
-    const s = next.map((v, i) => v - x[i]);
-    const y = nextGradient.map((v, i) => v - g[i]);
-    const sy = s.reduce((acc, v, i) => acc + v * y[i], 0);
+    const s = next.map((v, i) => v - x[i]!);
+    const y = nextGradient.map((v, i) => v - g[i]!);
+    const sy = s.reduce((acc, v, i) => acc + v * y[i]!, 0);
     if (sy > 1e-300) {
       if (iteration === 0) {
         // Shanno–Phua scaling: the first inverse-Hessian guess takes the curvature the first step met.
@@ -209,10 +209,10 @@ export function minimizeBfgs(
         h = h.map((v) => v * scale);
       }
       const hy = denseMultiply(h, y, n, n, 1);
-      const yhy = y.reduce((acc, v, i) => acc + v * hy[i], 0);
+      const yhy = y.reduce((acc, v, i) => acc + v * hy[i]!, 0);
       for (let i = 0; i < n; i++) {
         for (let j = 0; j < n; j++) {
-          h[i * n + j] += ((sy + yhy) * s[i] * s[j]) / (sy * sy) - (hy[i] * s[j] + s[i] * hy[j]) / sy;
+          h[i * n + j]! += ((sy + yhy) * s[i]! * s[j]!) / (sy * sy) - (hy[i]! * s[j]! + s[i]! * hy[j]!) / sy;
         }
       }
     }
@@ -286,7 +286,7 @@ export function simulateTrack(rng: Rng, sampler: RadialSampler, options: Simulat
         m,
         1,
       );
-      state = denseMultiply(referenceTransition(dt, d), state, m, m, 1).map((v, i) => v + w[i]);
+      state = denseMultiply(referenceTransition(dt, d), state, m, m, 1).map((v, i) => v + w[i]!);
     }
     const position = state.slice(0, d);
     truth.push(position);
@@ -305,7 +305,7 @@ export function simulateTrack(rng: Rng, sampler: RadialSampler, options: Simulat
     if (isGross) {
       const direction = Array.from({ length: d }, () => rng.normal());
       const norm = Math.hypot(...direction);
-      mean = mean.map((v, i) => v + (options.grossOffset * direction[i]) / norm);
+      mean = mean.map((v, i) => v + (options.grossOffset * direction[i]!) / norm);
     }
     frames.push({ t, mean, covariance });
     gross.push(isGross);
@@ -321,7 +321,7 @@ export function insideRegion(
   radius: number,
   d: number,
 ): boolean {
-  const e = Array.from(mean, (v, i) => point[i] - v);
-  const quadratic = denseMultiply(e, denseMultiply(denseInverse(covariance, d), e, d, d, 1), 1, d, 1)[0];
+  const e = Array.from(mean, (v, i) => point[i]! - v);
+  const quadratic = denseMultiply(e, denseMultiply(denseInverse(covariance, d), e, d, d, 1), 1, d, 1)[0]!;
   return quadratic <= radius * radius;
 }

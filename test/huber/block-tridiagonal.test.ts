@@ -17,16 +17,16 @@ function randomSystem(rng: Rng, n: number, m: number, definite: boolean) {
   }
   for (let i = 0; i < size; i++) {
     let row = 0;
-    for (let j = 0; j < size; j++) if (j !== i) row += Math.abs(dense[i * size + j]);
-    dense[i * size + i] = definite ? row + 0.5 + rng.uniform() : dense[i * size + i];
+    for (let j = 0; j < size; j++) if (j !== i) row += Math.abs(dense[i * size + j]!);
+    dense[i * size + i] = definite ? row + 0.5 + rng.uniform() : dense[i * size + i]!;
   }
   const diagonal = new Float64Array(n * m * m);
   const upper = new Float64Array((n - 1) * m * m);
   for (let b = 0; b < n; b++) {
     for (let r = 0; r < m; r++) {
       for (let c = 0; c < m; c++) {
-        diagonal[b * m * m + r * m + c] = dense[(b * m + r) * size + b * m + c];
-        if (b + 1 < n) upper[b * m * m + r * m + c] = dense[(b * m + r) * size + (b + 1) * m + c];
+        diagonal[b * m * m + r * m + c] = dense[(b * m + r) * size + b * m + c]!;
+        if (b + 1 < n) upper[b * m * m + r * m + c] = dense[(b * m + r) * size + (b + 1) * m + c]!;
       }
     }
   }
@@ -38,7 +38,7 @@ describe('block-tridiagonal solver', () => {
     [1, 4],
     [7, 4],
     [9, 6],
-  ]) {
+  ] as const) {
     test(`solve and the diagonal of the inverse match dense Gauss–Jordan (${n} blocks of ${m}×${m})`, () => {
       const rng = createRng(100 * n + m);
       const { dense, diagonal, upper, size } = randomSystem(rng, n, m, true);
@@ -54,7 +54,7 @@ describe('block-tridiagonal solver', () => {
       for (let b = 0; b < n; b++) {
         for (let r = 0; r < m; r++) {
           for (let c = 0; c < m; c++) {
-            expect(blocks[b * m * m + r * m + c]).toBeCloseToNested(inverse[(b * m + r) * size + b * m + c], {
+            expect(blocks[b * m * m + r * m + c]!).toBeCloseToNested(inverse[(b * m + r) * size + b * m + c]!, {
               rel: 1e-10,
               abs: 1e-13,
             });
@@ -71,7 +71,7 @@ describe('block-tridiagonal solver', () => {
     const rng = createRng(5);
     const { diagonal, upper } = randomSystem(rng, 5, 4, true);
     // Make the last block's Schur complement negative: subtract a large multiple of the identity.
-    for (let i = 0; i < 4; i++) diagonal[4 * 16 + i * 4 + i] -= 1e3;
+    for (let i = 0; i < 4; i++) diagonal[4 * 16 + i * 4 + i]! -= 1e3;
     expect(factorBlockTridiagonal(diagonal, upper, 5, 4)).toBeNull();
   });
 });

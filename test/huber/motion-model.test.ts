@@ -9,7 +9,7 @@ describe('constant-velocity motion model', () => {
         [1 / 30, 200],
         [0.5, 3],
         [2.7, 0.01],
-      ]) {
+      ] as const) {
         expect(Array.from(processNoise(dt, q, d))).toBeCloseToNested(referenceProcessNoise(dt, q, d), {
           rel: 1e-12,
           abs: 1e-300,
@@ -23,7 +23,7 @@ describe('constant-velocity motion model', () => {
         [1 / 30, 200],
         [0.5, 3],
         [1e-3, 1e-2],
-      ]) {
+      ] as const) {
         expect(Array.from(processPrecision(dt, q, d))).toBeCloseToNested(denseInverse(referenceProcessNoise(dt, q, d), m), {
           rel: 1e-9,
         });
@@ -35,7 +35,7 @@ describe('constant-velocity motion model', () => {
       const [a, b, q] = [0.3, 0.45, 7];
       const f = Array.from(transition(a, d));
       const moved = denseMultiply(denseMultiply(f, Array.from(processNoise(b, q, d)), m, m, m), denseTranspose(f, m, m), m, m, m);
-      const composed = moved.map((v, i) => v + processNoise(a, q, d)[i]);
+      const composed = moved.map((v, i) => v + processNoise(a, q, d)[i]!);
       expect(composed).toBeCloseToNested(Array.from(processNoise(a + b, q, d)), { rel: 1e-12, abs: 1e-12 });
       expect(denseMultiply(f, Array.from(transition(b, d)), m, m, m)).toBeCloseToNested(Array.from(transition(a + b, d)), {
         abs: 1e-15,

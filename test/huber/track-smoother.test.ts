@@ -31,7 +31,7 @@ function naiveStart(frames: readonly ReferenceFrame[], d: number): number[] {
   return frames.flatMap((frame) => {
     const nearest = observed.reduce(
       (best, [f]) => (Math.abs(f.t - frame.t) < Math.abs(best.t - frame.t) ? f : best),
-      observed[0][0],
+      observed[0]![0]!,
     );
     return [...nearest.mean!, ...new Array<number>(d).fill(0)];
   });
@@ -39,9 +39,9 @@ function naiveStart(frames: readonly ReferenceFrame[], d: number): number[] {
 
 /** Radius ‖A(x − z)‖ with Λ = κΣ⁻¹, computed here from the definition. */
 function radius(x: ArrayLike<number>, frame: ReferenceFrame, d: number): number {
-  const e = frame.mean!.map((z, i) => x[i] - z);
+  const e = frame.mean!.map((z, i) => x[i]! - z);
   const lambda = denseInverse(frame.covariance!, d).map((v) => v * referenceKappa(d, DELTA));
-  return Math.sqrt(denseMultiply(e, denseMultiply(lambda, e, d, d, 1), 1, d, 1)[0]);
+  return Math.sqrt(denseMultiply(e, denseMultiply(lambda, e, d, d, 1), 1, d, 1)[0]!);
 }
 
 describe('track smoother: MAP of the whole track', () => {
@@ -50,7 +50,7 @@ describe('track smoother: MAP of the whole track', () => {
       const rng = createRng(40 + d);
       const sampler = new RadialSampler(d, DELTA);
       for (let rep = 0; rep < 3; rep++) {
-        const q = [4, 30, 0.5][rep];
+        const q = [4, 30, 0.5][rep]!;
         const sim = simulateTrack(rng, sampler, {
           d,
           frames: 8,
@@ -105,7 +105,7 @@ describe('track smoother: MAP of the whole track', () => {
     const outlierRadius = lo;
     let flagged = 0;
     const ruleInformation: (number[] | null)[] = sim.frames.map((frame, t) => {
-      const estimate = result.frames[t];
+      const estimate = result.frames[t]!;
       if (frame.mean === null) {
         expect(estimate.weight).toBeNull();
         expect(estimate.outlier).toBe(false);
@@ -127,29 +127,29 @@ describe('track smoother: MAP of the whole track', () => {
     const size = n * m;
     const information = new Array<number>(size * size).fill(0);
     for (let k = 0; k + 1 < n; k++) {
-      const dt = sim.frames[k + 1].t - sim.frames[k].t;
+      const dt = sim.frames[k + 1]!.t - sim.frames[k]!.t;
       const f = referenceTransition(dt, d);
       const w = denseInverse(referenceProcessNoise(dt, q, d), m);
       // ρ = s_{k+1} − F s_k = E·s with E = [−F, I] on blocks k, k+1: information += Eᵀ W E.
       const e = new Array<number>(m * size).fill(0);
       for (let r = 0; r < m; r++) {
-        for (let c = 0; c < m; c++) e[r * size + k * m + c] = -f[r * m + c];
+        for (let c = 0; c < m; c++) e[r * size + k * m + c] = -f[r * m + c]!;
         e[r * size + (k + 1) * m + r] = 1;
       }
       const ete = denseMultiply(denseMultiply(transposeRect(e, m, size), w, size, m, m), e, size, m, size);
-      for (let i = 0; i < size * size; i++) information[i] += ete[i];
+      for (let i = 0; i < size * size; i++) information[i]! += ete[i]!;
     }
     ruleInformation.forEach((block, t) => {
       if (block === null) return;
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) information[(t * m + i) * size + t * m + j] += block[i * d + j];
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) information[(t * m + i) * size + t * m + j]! += block[i * d + j]!;
     });
     const covariance = denseInverse(information, size);
     result.frames.forEach((frame, t) => {
       const expected = [];
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) expected.push(covariance[(t * m + i) * size + t * m + j]);
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) expected.push(covariance[(t * m + i) * size + t * m + j]!);
       expect(Array.from(frame.covariance!)).toBeCloseToNested(expected, { rel: 1e-8 });
     });
-    expect(result.regionRadius ** 2).toBeCloseToNested(CHI_SQUARE[2][0.9], { rel: 1e-9 });
+    expect(result.regionRadius ** 2).toBeCloseToNested(CHI_SQUARE[2]![0.9]!, { rel: 1e-9 });
   });
 
   test('one observed frame: it is its own measurement, velocity null, every other frame undetermined', () => {
@@ -160,14 +160,14 @@ describe('track smoother: MAP of the whole track', () => {
     ];
     const result = smoothTrack(frames, { delta: DELTA, level: 0.5, accelerationNoise: 10 });
     expect(result.dimension).toBe(3);
-    expect(result.frames[1].mean).toEqual(Float64Array.from([3, 4, 5]));
-    expect(Array.from(result.frames[1].covariance!)).toEqual(frames[1].covariance);
-    expect(result.frames[1].velocity).toBeNull();
-    expect(result.frames[1].weight).toBe(1);
+    expect(result.frames[1]!.mean).toEqual(Float64Array.from([3, 4, 5]));
+    expect(Array.from(result.frames[1]!.covariance!)).toEqual(frames[1]!.covariance);
+    expect(result.frames[1]!.velocity).toBeNull();
+    expect(result.frames[1]!.weight).toBe(1);
     for (const t of [0, 2])
-      expect(result.frames[t]).toMatchObject({ mean: null, covariance: null, velocity: null, weight: null, outlier: false });
+      expect(result.frames[t]!).toMatchObject({ mean: null, covariance: null, velocity: null, weight: null, outlier: false });
     const empty = smoothTrack([{ t: 0, mean: null }], { delta: DELTA, level: 0.5, accelerationNoise: 10 });
-    expect(empty.frames[0].mean).toBeNull();
+    expect(empty.frames[0]!.mean).toBeNull();
   });
 
   test('missed frames before, between and after the observations get states from the motion prior', () => {
@@ -177,16 +177,18 @@ describe('track smoother: MAP of the whole track', () => {
     const observedAt = new Set([1, 2, 4]);
     const frames = times.map((t, i) =>
       observedAt.has(i)
-        ? { t, mean: [1 + velocity[0] * t, 5 + velocity[1] * t], covariance: [0.04, 0, 0, 0.04] }
+        ? { t, mean: [1 + velocity[0]! * t, 5 + velocity[1]! * t], covariance: [0.04, 0, 0, 0.04] }
         : { t, mean: null },
     );
     const result = smoothTrack(frames, { delta: DELTA, level: 0.5, accelerationNoise: 3 });
     result.frames.forEach((frame, i) => {
-      expect(Array.from(frame.mean!)).toBeCloseToNested([1 + velocity[0] * times[i], 5 + velocity[1] * times[i]], { abs: 1e-9 });
+      expect(Array.from(frame.mean!)).toBeCloseToNested([1 + velocity[0]! * times[i]!, 5 + velocity[1]! * times[i]!], {
+        abs: 1e-9,
+      });
       expect(Array.from(frame.velocity!)).toBeCloseToNested(velocity, { abs: 1e-9 });
     });
     // Extrapolating away from the data widens the band.
-    const spread = (i: number) => result.frames[i].covariance![0];
+    const spread = (i: number) => result.frames[i]!.covariance![0]!;
     expect(spread(5)).toBeGreaterThan(spread(4));
     expect(spread(0)).toBeGreaterThan(spread(1));
   });
@@ -207,10 +209,10 @@ describe('track smoother: MAP of the whole track', () => {
     });
     const at = 15;
     const shifted = (offset: number) =>
-      sim.frames.map((f, i) => (i === at ? { ...f, mean: [f.mean![0] + offset, f.mean![1]] } : f));
-    const base = smoothTrack(sim.frames, { delta: DELTA, level: 0.9, accelerationNoise: 20 }).frames[at].mean![0];
-    const near = smoothTrack(shifted(50), { delta: DELTA, level: 0.9, accelerationNoise: 20 }).frames[at].mean![0] - base;
-    const far = smoothTrack(shifted(100), { delta: DELTA, level: 0.9, accelerationNoise: 20 }).frames[at].mean![0] - base;
+      sim.frames.map((f, i) => (i === at ? { ...f, mean: [f.mean![0]! + offset, f.mean![1]!] } : f));
+    const base = smoothTrack(sim.frames, { delta: DELTA, level: 0.9, accelerationNoise: 20 }).frames[at]!.mean![0]!;
+    const near = smoothTrack(shifted(50), { delta: DELTA, level: 0.9, accelerationNoise: 20 }).frames[at]!.mean![0]! - base;
+    const far = smoothTrack(shifted(100), { delta: DELTA, level: 0.9, accelerationNoise: 20 }).frames[at]!.mean![0]! - base;
     expect(Math.abs(far - near)).toBeLessThan(0.02 * Math.abs(near) + 1e-3);
     expect(Math.abs(near)).toBeLessThan(1);
   });
@@ -218,7 +220,7 @@ describe('track smoother: MAP of the whole track', () => {
 
 function transposeRect(a: number[], rows: number, cols: number): number[] {
   const out = new Array<number>(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j]!;
   return out;
 }
 
@@ -248,22 +250,22 @@ describe('track smoother: coverage of the per-frame regions (no gross outliers)'
         result.frames.forEach((frame, t) => {
           count++;
           for (const level of [0.5, 0.9] as const) {
-            if (insideRegion(sim.truth[t], frame.mean!, frame.covariance!, Math.sqrt(CHI_SQUARE[d][level]), d)) hits[level]++;
+            if (insideRegion(sim.truth[t]!, frame.mean!, frame.covariance!, Math.sqrt(CHI_SQUARE[d]![level]!), d)) hits[level]!++;
           }
         });
       }
-      const coverage = { 0.5: hits[0.5] / count, 0.9: hits[0.9] / count };
+      const coverage = { 0.5: hits[0.5]! / count, 0.9: hits[0.9]! / count };
       console.log(
-        `smoother coverage d=${d}: ${coverage[0.5].toFixed(3)} at 0.5, ${coverage[0.9].toFixed(3)} at 0.9 over ${count} frames`,
+        `smoother coverage d=${d}: ${coverage[0.5]!.toFixed(3)} at 0.5, ${coverage[0.9]!.toFixed(3)} at 0.9 over ${count} frames`,
       );
-      expect(Math.abs(coverage[0.9] - 0.9)).toBeLessThanOrEqual(0.05);
-      if (d === 2) expect(Math.abs(coverage[0.5] - 0.5)).toBeLessThanOrEqual(0.05);
+      expect(Math.abs(coverage[0.9]! - 0.9)).toBeLessThanOrEqual(0.05);
+      if (d === 2) expect(Math.abs(coverage[0.5]! - 0.5)).toBeLessThanOrEqual(0.05);
       else {
         // Measured 0.556 here (0.545 to 0.575 across noise-to-motion ratios): 0.006 past the ±0.05 goal, on the
         // safe side. The rule's Gaussian marginal describes the linear smoother's error, and the robust MAP's
         // error is smaller, so at level 0.5 the region is a little too wide; docs/smoothing.md tabulates it.
-        expect(coverage[0.5]).toBeGreaterThanOrEqual(0.5);
-        expect(coverage[0.5]).toBeLessThanOrEqual(0.58);
+        expect(coverage[0.5]!).toBeGreaterThanOrEqual(0.5);
+        expect(coverage[0.5]!).toBeLessThanOrEqual(0.58);
       }
     });
   }
