@@ -19,9 +19,11 @@ import { healthRoutes } from './routes/health.js';
 import { kserveModelRoutes, kserveServerRoutes } from './routes/kserve-v2.js';
 import { modelRoutes } from './routes/models.js';
 import { pageRoutes } from './routes/page.js';
+import { predictMultiviewRoutes } from './routes/predict-multiview.js';
 import { MULTIPART_FIELD_BYTES, predictRoutes } from './routes/predict.js';
 import { renderRoutes } from './routes/render.js';
 import { smoothRoutes } from './routes/smooth.js';
+import { triangulateRoutes } from './routes/triangulate.js';
 import { ModelInfo } from './schemas/models.js';
 import { Box, Ellipse, Keypoint, ViewPrediction } from './schemas/predict.js';
 import { Problem, problemResponses } from './schemas/problem.js';
@@ -31,6 +33,21 @@ declare module 'fastify' {
     models: ModelRegistry;
     metrics: Metrics;
   }
+}
+
+/** The little of the generated OpenAPI document that transformObject edits. */
+interface OpenApiDocument {
+  paths?: Record<
+    string,
+    | {
+        post?: {
+          requestBody?: {
+            content?: Record<string, { schema?: { properties?: Record<string, Record<string, unknown>> }; encoding?: unknown }>;
+          };
+        };
+      }
+    | undefined
+  >;
 }
 
 export interface AppOptions {
@@ -146,21 +163,15 @@ export const huberKeypointsPlugin = fp<AppOptions>(
           },
         },
       },
-      refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json.$id ?? `def-${index}`) },
+      refResolver: {
+        buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`),
+      },
       transformObject: (documentObject) => {
-        const { openapiObject } = documentObject as { openapiObject: Record<string, any> };
+        // The document is plain JSON; only the few members below are edited.
+        const { openapiObject } = documentObject as unknown as { openapiObject: OpenApiDocument };
         // Multipart parts travel as bytes and JSON text; OpenAPI says so with `type: string` and an encoding.
         for (const route of ['predict', 'render']) {
-          const operation = openapiObject.paths?.[`/v1/models/{model}/${route}`]?.post as
-            | {
-                requestBody?: {
-                  content?: Record<
-                    string,
-                    { schema?: { properties?: Record<string, Record<string, unknown>> }; encoding?: unknown }
-                  >;
-                };
-              }
-            | undefined;
+          const operation = openapiObject.paths?.[`/v1/models/{model}/${route}`]?.post;
           const form = operation?.requestBody?.content?.['multipart/form-data'];
           if (form?.schema?.properties?.image) {
             form.schema.properties.image.type = 'string';
@@ -168,7 +179,7 @@ export const huberKeypointsPlugin = fp<AppOptions>(
             form.encoding = { image: { contentType: 'image/*' }, boxes: { contentType: 'application/json' } };
           }
         }
-        return openapiObject;
+        return 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject;
       },
     });
     await fastify.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
@@ -222,6 +233,8 @@ export const huberKeypointsPlugin = fp<AppOptions>(
       await api.register(renderRoutes, { registry, metrics, limits });
       await api.register(kserveModelRoutes, { registry, metrics, limits });
       await api.register(fuseRoutes, { metrics, limits: evidenceLimits });
+      await api.register(triangulateRoutes, { metrics, limits: evidenceLimits });
+      await api.register(predictMultiviewRoutes, { registry, metrics, limits, evidenceLimits });
       await api.register(smoothRoutes, { metrics });
     });
     if (config.METRICS_PORT === 0) metricsRoute(fastify, metrics);
@@ -245,7 +258,7 @@ function strictBodyValidator(): BuildCompilerFromPool {
     const strict = pool(externalSchemas, { customOptions: { ...ajvOptions, coerceTypes: false } });
     // At run time Fastify hands the compiler the route definition with the part it validates; the
     // package's published type names only the schema, hence the two conversions.
-    const byPart = (route: FastifyRouteSchemaDef<unknown>) => (route.httpPart === 'body' ? strict : coercing)(route as never);
+    const byPart = (route: FastifyRouteSchemaDef<unknown>) => (route.httpPart === 'body' ? strict : coercing)(route);
     return byPart as unknown as ReturnType<BuildCompilerFromPool>;
   };
 }

@@ -107,7 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
-  return converted as Config;
+  return converted;
 }
 
 export function executionProviders(config: Config): Array<'cuda' | 'cpu'> {

@@ -35,7 +35,9 @@ export function ellipseFromCovariance(
 /** Ellipse at probability `level` of a 2-D distribution with covariance Σ (row-major 2×2) and δ. */
 export function ellipse(covariance: ArrayLike<number>, delta: number, level: number): Ellipse {
   if (covariance === null || typeof covariance !== 'object' || covariance.length !== 4) {
-    throw new RangeError(`covariance must be a row-major 2x2 matrix of 4 numbers, got ${covariance}`);
+    throw new RangeError(
+      `covariance must be a row-major 2x2 matrix of 4 numbers, got ${typeof covariance === 'object' ? `${covariance?.length} entries` : typeof covariance}`,
+    );
   }
   for (let i = 0; i < 4; i++) {
     if (!Number.isFinite(covariance[i])) throw new RangeError(`covariance[${i}] must be finite, got ${covariance[i]}`);

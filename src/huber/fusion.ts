@@ -30,8 +30,10 @@ export interface FuseMlResult {
 
 /** Common dimension and δ of a non-empty list of distributions. */
 function assertCompatible(dists: readonly HuberDistribution[]): { d: number; delta: number } {
-  if (!Array.isArray(dists) || dists.length === 0) {
-    throw new RangeError(`distributions must be a non-empty array, got ${Array.isArray(dists) ? 'an empty array' : dists}`);
+  // Array.isArray would narrow the readonly parameter to any[]; the check is for untyped callers.
+  const isList: boolean = Array.isArray(dists);
+  if (!isList || dists.length === 0) {
+    throw new RangeError(`distributions must be a non-empty array, got ${isList ? 'an empty array' : typeof dists}`);
   }
   dists.forEach((dist, i) => assertDistribution(dist, `distributions[${i}]`));
   const { dimension: d, delta } = dists[0];

@@ -207,7 +207,7 @@ export function logDetSpd(matrix: ArrayLike<number>, d: number, name = 'matrix')
 /** Inverse of a general square matrix by Gauss–Jordan elimination with partial pivoting. */
 export function invertGeneral(matrix: ArrayLike<number>, d: number, name = 'matrix'): Float64Array {
   assertSquare(matrix, d, name);
-  const a = Float64Array.from(matrix as ArrayLike<number>);
+  const a = Float64Array.from(matrix);
   const inv = new Float64Array(d * d);
   for (let i = 0; i < d; i++) inv[i * d + i] = 1;
   let scale = 0;

@@ -30,6 +30,15 @@ let viewScratch: Float64Array = new Float64Array(0);
 let normScratch: Float64Array = new Float64Array(0);
 const decoded = new Float64Array(STRIDE);
 
+// Array.isArray would narrow a readonly typed parameter to any[]; the check is for untyped callers.
+function isArray(value: unknown): boolean {
+  return Array.isArray(value);
+}
+
+function describeValue(value: unknown): string {
+  return value === null || typeof value !== 'object' ? String(value) : `a ${value.constructor?.name ?? 'object'}`;
+}
+
 function scratch(current: Float64Array, size: number): Float64Array {
   return current.length >= size ? current : new Float64Array(Math.max(size, 2 * current.length));
 }
@@ -87,7 +96,7 @@ function assertView(view: PlanarView, v: number, count: number): Uint8Array | nu
   if (view === null || typeof view !== 'object') throw new TypeError(`views[${v}] must be an object, got ${view}`);
   const { raw, offset } = view;
   if (raw === null || typeof raw !== 'object' || typeof raw.length !== 'number') {
-    throw new TypeError(`views[${v}].raw must be an array of numbers, got ${raw}`);
+    throw new TypeError(`views[${v}].raw must be an array of numbers, got ${describeValue(raw)}`);
   }
   if (!Number.isInteger(offset) || offset < 0 || offset + PLANAR_OUTPUTS_PER_KEYPOINT * count > raw.length) {
     throw new RangeError(
@@ -171,10 +180,10 @@ export function fuseKeypointViews(
   params: DistributionParams,
   options: ViewFusionOptions,
 ): ViewFusionResult {
-  if (!Array.isArray(views) || views.length === 0) {
-    throw new RangeError(`views must be a non-empty array, got ${Array.isArray(views) ? 'an empty array' : views}`);
+  if (!isArray(views) || views.length === 0) {
+    throw new RangeError(`views must be a non-empty array, got ${isArray(views) ? 'an empty array' : describeValue(views)}`);
   }
-  if (!Array.isArray(normalization)) throw new TypeError(`normalization must be an array, got ${normalization}`);
+  if (!isArray(normalization)) throw new TypeError(`normalization must be an array, got ${describeValue(normalization)}`);
   assertParams(params);
   const { tolerance, maxIterations } = assertOptions(options);
   const count = normalization.length;
@@ -232,7 +241,7 @@ export function fuseKeypointViews(
     }
   }
 
-  const keypoints: FusedKeypoint[] = new Array(count);
+  const keypoints: FusedKeypoint[] = new Array<FusedKeypoint>(count);
   for (let k = 0; k < count; k++) {
     const first = k * STRIDE;
     let x = data[first];
@@ -364,7 +373,7 @@ export function fuseKeypointViews(
   if (!options.includeViews) return { keypoints };
   const perView: PlanarViewKeypoint[][] = [];
   for (let v = 0; v < viewCount; v++) {
-    const list: PlanarViewKeypoint[] = new Array(count);
+    const list: PlanarViewKeypoint[] = new Array<PlanarViewKeypoint>(count);
     for (let k = 0; k < count; k++) {
       const o = (v * count + k) * STRIDE;
       list[k] = {

@@ -42,7 +42,7 @@ interface Submission {
   output: Float32Array;
   enqueuedAt: number;
   resolve: (output: Float32Array) => void;
-  reject: (error: unknown) => void;
+  reject: (error: Error) => void;
   failed: boolean;
 }
 
@@ -211,7 +211,7 @@ export class DynamicBatcher {
           for (const { submission } of batch) {
             if (submission.failed) continue;
             submission.failed = true;
-            submission.reject(error);
+            submission.reject(error instanceof Error ? error : new Error(String(error)));
           }
         },
       )

@@ -19,7 +19,7 @@ export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 export function formatManifest(manifest: ModelManifestJson): string {
   const text = JSON.stringify(manifest, null, 2)
     .replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, inner: string) => `[${inner.replace(/,\s*/g, ', ')}]`)
-    .replace(/\[\s*(\[[^\[\]]*\](?:,\s*\[[^\[\]]*\])*)\s*\]/g, (_, inner: string) => `[${inner.replace(/\],\s*\[/g, '], [')}]`)
+    .replace(/\[\s*(\[[^[\]]*\](?:,\s*\[[^[\]]*\])*)\s*\]/g, (_, inner: string) => `[${inner.replace(/\],\s*\[/g, '], [')}]`)
     .replace(/\{\s*("name": "[^"]*",)\s*("mean": \[[^\]]*\],)\s*("whitening": \[\[[^\]]*\], \[[^\]]*\]\])\s*\}/g, '{ $1 $2 $3 }');
   return `${text}\n`;
 }

@@ -103,7 +103,7 @@ export function parseManifest(json: unknown, source: string): Manifest {
       .map((error) => `${error.instancePath || '(root)'}: ${error.message}`);
     throw new ManifestError(`${source}: invalid manifest: ${problems.join('; ')}`);
   }
-  const manifest = withDefaults as Manifest;
+  const manifest = withDefaults;
   const count = manifest.keypoints.length;
   const seen = new Set<number>();
   for (const [a, b] of manifest.flipPairs) {

@@ -286,6 +286,6 @@ export class ModelRegistry {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.entries.values()].map((entry) => entry.served?.runner.close()));
+    await Promise.all([...this.entries.values()].flatMap((entry) => (entry.served ? [entry.served.runner.close()] : [])));
   }
 }
