@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
 import autocannon, { type Result } from 'autocannon';
 import { executionProviders, intraOpThreads, loadConfig, type Config } from '../src/config.js';
 import { DEFAULT_MODEL_NAME, defaultManifest, ensureDefaultModel } from '../tools/model-builder/default-model.js';
@@ -26,8 +28,21 @@ const warmupSeconds = numberFrom('BENCH_WARMUP_S', 3);
 const limitSeconds = numberFrom('BENCH_LIMIT_S', 4);
 const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,4,8').split(',').map(Number);
 const description = process.env.BENCH_DESCRIPTION ?? 'resnet101-cpu';
+const limitBatches = (process.env.BENCH_BATCHES ?? '1,2,4,8').split(',').map(Number);
+// The variant measured beside the FP32 model (docs/variants.md); skipped, with the command that makes
+// it, when its folder is missing. On a GPU: BENCH_VARIANT=resnet101-huber-wflw-fp16 BENCH_BATCHES=1,8,32.
+const variantName = process.env.BENCH_VARIANT ?? `${DEFAULT_MODEL_NAME}-int8`;
+const variantConcurrencies = (process.env.BENCH_VARIANT_CONCURRENCY ?? '8').split(',').map(Number);
+const runNaive = (process.env.BENCH_NAIVE ?? 'true') !== 'false';
 
-const targets = { ratioAtC8: 0.9, loopDelayP99Ms: 20, peakRssBytes: 1.5 * 2 ** 30, singleLatencyFactor: 1.15 };
+const targets = {
+  ratioAtC8: 0.95,
+  variantRatioAtC8: 2.5,
+  healthP99Ms: 10,
+  loopDelayP99Ms: 20,
+  peakRssBytes: 1.5 * 2 ** 30,
+  singleLatencyFactor: 1.15,
+};
 
 interface LoadPoint {
   concurrency: number;
@@ -42,6 +57,10 @@ interface LoadPoint {
   loopDelayP50Ms: number;
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
+  /** GET /healthz answered while the load ran, one probe at a time every 20 ms, from another thread. */
+  healthzP50Ms: number;
+  healthzP99Ms: number;
+  healthzProbes: number;
   peakRssBytes: number;
   averageBatchSize: number;
   meanQueueMs: number;
@@ -124,6 +143,42 @@ async function scrape(url: string, model: string) {
   };
 }
 
+/**
+ * Probes GET /healthz every 20 ms from its own thread, so autocannon's work on the bench's event loop
+ * does not count as the service's latency. Returns a function that stops it and yields the latencies.
+ */
+function probeHealth(baseUrl: string): () => Promise<number[]> {
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const latencies = [];
+    let running = true;
+    parentPort.on('message', () => { running = false; });
+    (async () => {
+      while (running) {
+        const started = performance.now();
+        try { const response = await fetch(workerData.url); await response.arrayBuffer(); latencies.push(performance.now() - started); }
+        catch { latencies.push(Infinity); }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      parentPort.postMessage(latencies);
+    })();`;
+  const worker = new Worker(code, { eval: true, workerData: { url: `${baseUrl}/healthz` } });
+  return () =>
+    new Promise((resolve) => {
+      worker.once('message', (latencies: number[]) => {
+        void worker.terminate();
+        resolve(latencies);
+      });
+      worker.postMessage('stop');
+    });
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
 function load(url: string, body: string, connections: number, duration: number): Promise<Result> {
   return autocannon({
     url,
@@ -144,22 +199,25 @@ async function measureService(
   cropsPerRequest: number,
   limitImagesPerSecond: () => number,
   adjacentLimit: () => Promise<number>,
-): Promise<{ points: LoadPoint[]; lifetimeMaxRssBytes: number; executionProvider: string }> {
+  connectionsList: readonly number[] = concurrencies,
+): Promise<{ points: LoadPoint[]; lifetimeMaxRssBytes: number; executionProvider: string; precision: string }> {
   const service = await ServiceProcess.start(env);
   const model = env.MODELS!.split(',')[0]!.trim();
   const url = `${service.url}/v1/models/${model}/predict`;
   try {
     const probe = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const probeBody = (await probe.json()) as { model?: { executionProvider?: string } };
+    const probeBody = (await probe.json()) as { model?: { executionProvider?: string; precision?: string } };
     if (probe.status !== 200) throw new Error(`${label}: probe request answered ${probe.status}: ${JSON.stringify(probeBody)}`);
     const points: LoadPoint[] = [];
     let lifetimeMaxRssBytes = 0;
-    for (const connections of concurrencies) {
+    for (const connections of connectionsList) {
       if (warmupSeconds > 0) await load(url, body, connections, warmupSeconds);
       const adjacent = await adjacentLimit();
       const before = await scrape(service.url, model);
       service.startPhase();
+      const stopProbe = probeHealth(service.url);
       const result = await load(url, body, connections, durationSeconds);
+      const health = await stopProbe();
       const phase = await service.endPhase();
       const after = await scrape(service.url, model);
       lifetimeMaxRssBytes = Math.max(lifetimeMaxRssBytes, phase.lifetimeMaxRssBytes);
@@ -180,6 +238,9 @@ async function measureService(
         loopDelayP50Ms: phase.loopDelayP50Ms,
         loopDelayP99Ms: phase.loopDelayP99Ms,
         loopDelayMaxMs: phase.loopDelayMaxMs,
+        healthzP50Ms: percentile(health, 50),
+        healthzP99Ms: percentile(health, 99),
+        healthzProbes: health.length,
         peakRssBytes: phase.peakRssBytes,
         averageBatchSize: batches > 0 ? (after.batchSum - before.batchSum) / batches : 0,
         meanQueueMs: (1000 * (after.queueSum - before.queueSum)) / Math.max(1, after.queueCount - before.queueCount),
@@ -192,11 +253,16 @@ async function measureService(
       console.log(
         `  ${label} c=${connections}: ${requestsPerSecond.toFixed(2)} req/s, ${cropsPerSecond.toFixed(2)} crops/s, ` +
           `p50 ${point.latencyP50Ms} ms, p99 ${point.latencyP99Ms} ms, batch ${point.averageBatchSize.toFixed(2)}, ` +
-          `ratio ${point.ratioToLimit.toFixed(2)} (adjacent ${point.ratioToAdjacentLimit.toFixed(2)}), loop p99 ${point.loopDelayP99Ms.toFixed(1)} ms, rss ${(point.peakRssBytes / 2 ** 20).toFixed(0)} MiB` +
+          `ratio ${point.ratioToLimit.toFixed(2)} (adjacent ${point.ratioToAdjacentLimit.toFixed(2)}), loop p99 ${point.loopDelayP99Ms.toFixed(1)} ms, /healthz p99 ${point.healthzP99Ms.toFixed(1)} ms, rss ${(point.peakRssBytes / 2 ** 20).toFixed(0)} MiB` +
           (result.errors + result.non2xx > 0 ? `, ${result.errors} errors, ${result.non2xx} non-2xx` : ''),
       );
     }
-    return { points, lifetimeMaxRssBytes, executionProvider: probeBody.model?.executionProvider ?? 'unknown' };
+    return {
+      points,
+      lifetimeMaxRssBytes,
+      executionProvider: probeBody.model?.executionProvider ?? 'unknown',
+      precision: probeBody.model?.precision ?? 'unknown',
+    };
   } finally {
     await service.stop();
   }
@@ -270,14 +336,47 @@ async function main(): Promise<void> {
     interOpThreads: config.INTER_OP_THREADS,
     graphOptimization: config.GRAPH_OPTIMIZATION,
   });
+  const variantManifestPath = path.join(repository, variantName, 'manifest.json');
+  const variantManifest = existsSync(variantManifestPath)
+    ? (JSON.parse(await readFile(variantManifestPath, 'utf8')) as { file: string; precision?: string; deviation?: unknown })
+    : null;
+  if (!variantManifest) {
+    console.log(
+      `variant ${variantName} not in ${repository}: skipped (make it with npm run models:variant -- --model ${DEFAULT_MODEL_NAME} --precision int8)`,
+    );
+  }
+  const variantSession = variantManifest
+    ? await openLimitSession({
+        modelPath: path.join(repository, variantName, variantManifest.file),
+        inputName: manifest.input.name,
+        inputSize: manifest.input.size,
+        executionProviders: providers,
+        intraOpThreads: threads,
+        interOpThreads: config.INTER_OP_THREADS,
+        graphOptimization: config.GRAPH_OPTIMIZATION,
+      })
+    : null;
   const limitPoints: LimitPoint[] = [];
-  for (const batch of [1, 2, 4, 8]) {
+  const variantLimitPoints: LimitPoint[] = [];
+  // Interleaved batch by batch, so a neighbour's load on a shared machine hits both models alike.
+  for (const batch of limitBatches) {
     const point = await limitSession.measure(batch, limitSeconds);
     limitPoints.push(point);
     console.log(
       `limit (${limitSession.executionProvider}, ${threads} threads) batch ${batch}: ${point.imagesPerSecond.toFixed(2)} img/s, ${point.msPerRun.toFixed(1)} ms/run`,
     );
+    if (variantSession) {
+      const variantPoint = await variantSession.measure(batch, limitSeconds);
+      variantLimitPoints.push(variantPoint);
+      console.log(
+        `limit ${variantManifest?.precision ?? 'variant'} (${variantSession.executionProvider}) batch ${batch}: ${variantPoint.imagesPerSecond.toFixed(2)} img/s, ${variantPoint.msPerRun.toFixed(1)} ms/run`,
+      );
+    }
   }
+  const variantBest = variantLimitPoints.length
+    ? variantLimitPoints.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a))
+    : null;
+  await variantSession?.release();
   const best = () => limitPoints.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
   const limitImagesPerSecond = () => best().imagesPerSecond;
   // Other sessions on a shared machine slow whichever phase they overlap. Before each load phase the
@@ -290,23 +389,38 @@ async function main(): Promise<void> {
     `service (MAX_BATCH_SIZE=${config.MAX_BATCH_SIZE}, MAX_BATCH_WAIT_MS=${config.MAX_BATCH_WAIT_MS}, WORKERS_PER_MODEL=${config.WORKERS_PER_MODEL}):`,
   );
   const service = await measureService('service', serviceEnv({}), body, cropsPerRequest, limitImagesPerSecond, adjacentLimit);
-  console.log('naive baseline (MAX_BATCH_SIZE=1):');
-  const naive = await measureService(
-    'naive',
-    serviceEnv({ MAX_BATCH_SIZE: '1' }),
-    body,
-    cropsPerRequest,
-    limitImagesPerSecond,
-    adjacentLimit,
-  );
+  const variantService = variantManifest
+    ? await measureService(
+        variantName,
+        serviceEnv({ MODELS: variantName }),
+        body,
+        cropsPerRequest,
+        limitImagesPerSecond,
+        adjacentLimit,
+        variantConcurrencies,
+      )
+    : null;
+  if (runNaive) console.log('naive baseline (MAX_BATCH_SIZE=1):');
+  const naive = runNaive
+    ? await measureService(
+        'naive',
+        serviceEnv({ MAX_BATCH_SIZE: '1' }),
+        body,
+        cropsPerRequest,
+        limitImagesPerSecond,
+        adjacentLimit,
+      )
+    : { points: [], lifetimeMaxRssBytes: 0, executionProvider: 'not run', precision: 'fp32' };
 
   // The limit again after the load; the best figure of the run is kept, so the ratio is never flattered.
   const recheck = await limitSession.measure(best().batch, limitSeconds);
   await limitSession.release();
   console.log(`limit recheck batch ${recheck.batch}: ${recheck.imagesPerSecond.toFixed(2)} img/s`);
-  const adjacentBest = Math.max(...[...service.points, ...naive.points].map((point) => point.adjacentLimitImagesPerSecond));
+  const allPoints = [...service.points, ...naive.points, ...(variantService?.points ?? [])];
+  const adjacentBest = Math.max(...allPoints.map((point) => point.adjacentLimitImagesPerSecond));
   const limit = Math.max(best().imagesPerSecond, recheck.imagesPerSecond, adjacentBest);
-  for (const point of [...service.points, ...naive.points]) point.ratioToLimit = point.cropsPerSecond / limit;
+  for (const point of allPoints) point.ratioToLimit = point.cropsPerSecond / limit;
+  const variantAtC8 = variantService?.points.find((point) => point.concurrency === 8) ?? variantService?.points.at(-1);
 
   const atC8 = service.points.find((point) => point.concurrency === 8) ?? service.points.at(-1)!;
   const single = service.points.find((point) => point.concurrency === 1) ?? service.points[0]!;
@@ -326,6 +440,22 @@ async function main(): Promise<void> {
       met: atC8.loopDelayP99Ms <= targets.loopDelayP99Ms,
       by: targets.loopDelayP99Ms - atC8.loopDelayP99Ms,
     },
+    {
+      target: `/healthz p99 under load at c=${atC8.concurrency} ≤ ${targets.healthP99Ms} ms`,
+      value: atC8.healthzP99Ms,
+      met: atC8.healthzP99Ms <= targets.healthP99Ms,
+      by: targets.healthP99Ms - atC8.healthzP99Ms,
+    },
+    ...(variantAtC8
+      ? [
+          {
+            target: `${variantName} service crops/s ÷ raw FP32 best images/s at c=${variantAtC8.concurrency} ≥ ${targets.variantRatioAtC8}`,
+            value: variantAtC8.ratioToLimit,
+            met: variantAtC8.ratioToLimit >= targets.variantRatioAtC8,
+            by: variantAtC8.ratioToLimit - targets.variantRatioAtC8,
+          },
+        ]
+      : []),
     { target: 'peak RSS ≤ 1.5 GiB', value: peakRss, met: peakRss <= targets.peakRssBytes, by: targets.peakRssBytes - peakRss },
     {
       target: `single-request p50 ≤ ${targets.singleLatencyFactor} × (limit batch-2 ${batch2.msPerRun.toFixed(1)} ms + decode ${decode.totalMs.toFixed(1)} ms) = ${singleBudgetMs.toFixed(1)} ms`,
@@ -334,6 +464,17 @@ async function main(): Promise<void> {
       by: singleBudgetMs - single.latencyP50Ms,
     },
   ];
+  console.log(
+    `summary: raw FP32 best ${limit.toFixed(2)} img/s` +
+      (variantBest
+        ? `, raw ${variantName} best ${variantBest.imagesPerSecond.toFixed(2)} img/s (×${(variantBest.imagesPerSecond / limit).toFixed(2)})`
+        : '') +
+      `, FP32 service c=${atC8.concurrency} ${atC8.cropsPerSecond.toFixed(2)} crops/s (÷ raw FP32 ${atC8.ratioToLimit.toFixed(3)})` +
+      (variantAtC8
+        ? `, ${variantName} service ${variantAtC8.cropsPerSecond.toFixed(2)} crops/s (÷ raw FP32 ${variantAtC8.ratioToLimit.toFixed(3)})`
+        : '') +
+      `, /healthz p99 ${atC8.healthzP99Ms.toFixed(1)} ms, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
+  );
   console.log('targets:');
   for (const check of checks)
     console.log(
@@ -375,6 +516,22 @@ async function main(): Promise<void> {
     serviceLifetimeMaxRssBytes: service.lifetimeMaxRssBytes,
     naive: naive.points,
     naiveLifetimeMaxRssBytes: naive.lifetimeMaxRssBytes,
+    variant: variantManifest
+      ? {
+          name: variantName,
+          precision: variantManifest.precision,
+          deviation: variantManifest.deviation,
+          limit: {
+            points: variantLimitPoints,
+            best: variantBest,
+            ratioToFp32Limit: variantBest ? variantBest.imagesPerSecond / limit : null,
+          },
+          service: variantService?.points ?? [],
+          serviceExecutionProvider: variantService?.executionProvider,
+          servicePrecision: variantService?.precision,
+          serviceLifetimeMaxRssBytes: variantService?.lifetimeMaxRssBytes,
+        }
+      : null,
     targets: checks,
     elapsedSeconds: (performance.now() - started) / 1000,
   };
