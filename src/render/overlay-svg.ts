@@ -24,6 +24,8 @@ export interface OverlayDrawing {
   instances: readonly DrawnInstance[];
   /** Pairs of keypoint indices joined by a line (the manifest's `edges`). */
   edges: readonly (readonly [number, number])[];
+  /** The manifest's `trained`: a picture from demonstration weights says so in its legend. */
+  trained: boolean;
 }
 
 export interface OverlayOptions extends OverlayDrawing {
@@ -40,7 +42,7 @@ export function strokeUnit(width: number, height: number): number {
 
 /** Dot radius in units; large enough that the pixel holding the mean is always fully inside the fill. */
 export const DOT_RADIUS_UNITS = 3;
-const LEGEND_WIDTH_UNITS = 190;
+const LEGEND_WIDTH_UNITS = 200;
 const LEGEND_HEIGHT_UNITS = 62;
 const LEGEND_MARGIN_UNITS = 8;
 
@@ -74,7 +76,7 @@ function ellipseElement(keypoint: DrawnKeypoint, attributes: string): string {
   return `<ellipse cx="${x}" cy="${y}" rx="${ellipse.semiMajor}" ry="${ellipse.semiMinor}" transform="rotate(${ellipse.angle} ${x} ${y})" ${attributes}`;
 }
 
-function legend(width: number, height: number, level: number | undefined): string {
+function legend(width: number, height: number, level: number | undefined, trained: boolean): string {
   const rect = legendRect(width, height);
   if (rect === null) return '';
   const unit = strokeUnit(width, height);
@@ -91,7 +93,9 @@ function legend(width: number, height: number, level: number | undefined): strin
     const x = barX + scalePosition(stop.relativeRmse) * barWidth;
     return `<text x="${x}" y="${barY + barHeight + 11 * unit}" text-anchor="middle">${100 * stop.relativeRmse}%</text>`;
   }).join('');
-  const caption = level === undefined ? '' : `ellipses: ${fixed(100 * level, 0)}% probability`;
+  const caption = level === undefined ? '' : `ellipses: ${fixed(100 * level, 0)}%`;
+  const untrained = trained ? '' : `<tspan fill="#ffd54f" font-weight="bold">untrained model</tspan>`;
+  const separator = caption !== '' && untrained !== '' ? ' · ' : '';
   // Clipped to its box, so the legend never covers more of the image than legendRect says.
   return (
     `<g class="legend" clip-path="url(#legend-clip)" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="${10 * unit}" fill="#fff">` +
@@ -102,7 +106,7 @@ function legend(width: number, height: number, level: number | undefined): strin
     `<text x="${textX}" y="${rect.y + 13 * unit}">colour: rmse ÷ box diagonal</text>` +
     `<rect x="${barX}" y="${barY}" width="${barWidth}" height="${barHeight}" fill="url(#uncertainty-scale)"/>` +
     labels +
-    `<text x="${textX}" y="${rect.y + 55 * unit}">${escapeXml(caption)}</text>` +
+    `<text x="${textX}" y="${rect.y + 55 * unit}">${escapeXml(caption)}${separator}${untrained}</text>` +
     `</g>`
   );
 }
@@ -117,7 +121,7 @@ export function overlaySvg(options: OverlayOptions): string {
     const uri = `data:${options.background.mimeType};base64,${options.background.bytes.toString('base64')}`;
     parts.push(`<image class="input" x="0" y="0" width="${width}" height="${height}" preserveAspectRatio="none" href="${uri}"/>`);
   }
-  parts.push(legend(width, height, instances[0]?.keypoints[0]?.ellipse.level));
+  parts.push(legend(width, height, instances[0]?.keypoints[0]?.ellipse.level, options.trained));
 
   // Layers rather than per-keypoint groups, so no outline is ever drawn over another keypoint's dot.
   const boxes: string[] = [];

@@ -102,7 +102,7 @@ export const renderRoutes: FastifyPluginCallback<{ registry: ModelRegistry; metr
       if (decoded === undefined) throw new Error('the pipeline returned a prediction without decoding the image');
       const picture = await renderPicture(
         decoded,
-        { instances: prediction.instances, edges: served.manifest.edges ?? [] },
+        { instances: prediction.instances, edges: served.manifest.edges ?? [], trained: served.manifest.trained },
         format,
       );
       void reply

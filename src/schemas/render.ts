@@ -50,6 +50,12 @@ const picture = (description: string) => ({ description, schema: { type: 'string
 /** The 200 answer in each format. */
 export const RenderResponse = {
   description: 'The EXIF-oriented image at its pixel size with boxes, means, ellipses and edges drawn.',
+  headers: {
+    'x-model-trained': {
+      description: "The manifest's `trained`: false for demonstration weights (the picture's legend says so too).",
+      schema: { type: 'string', enum: ['true', 'false'] },
+    },
+  },
   content: {
     'image/png': picture('PNG (the default).'),
     'image/jpeg': picture('JPEG, quality 90.'),

@@ -35,7 +35,7 @@ describe('overlaySvg', () => {
           rng.range(0.001, 0.2) * Math.hypot(width, height),
         ),
       );
-      const svg = overlaySvg({ width, height, instances: [{ box, keypoints }], edges: [] });
+      const svg = overlaySvg({ width, height, instances: [{ box, keypoints }], edges: [], trained: true });
       const composed = await sharp({ create: { width, height, channels: 3, background: { r: 90, g: 90, b: 90 } } })
         .composite([{ input: Buffer.from(svg) }])
         .png()
@@ -60,6 +60,7 @@ describe('overlaySvg', () => {
       height: 150,
       instances: [{ box: { x: 10, y: 10, width: 100, height: 100 }, keypoints: [keypoint('a<b & "c"', 50, 50, 3)] }],
       edges: [],
+      trained: true,
     });
     expect(svg).toContain('a&lt;b &amp; &quot;c&quot;');
     expect(svg).not.toContain('a<b');
@@ -79,6 +80,7 @@ describe('overlaySvg', () => {
         [0, 1],
         [1, 7],
       ],
+      trained: true,
     });
     const lines = [...svg.matchAll(/<line class="edge" x1="([^"]+)" y1="([^"]+)" x2="([^"]+)" y2="([^"]+)"/g)].map((match) =>
       match.slice(1).map(Number),
@@ -102,7 +104,18 @@ describe('overlaySvg', () => {
       expect(rect!.x + rect!.width).toBeLessThanOrEqual(0.6 * width);
       expect(rect!.y + rect!.height).toBeLessThanOrEqual(height);
     }
-    const small = overlaySvg({ width: 120, height: 90, instances: [], edges: [] });
+    const small = overlaySvg({ width: 120, height: 90, instances: [], edges: [], trained: true });
     expect(small).not.toContain('class="legend"');
+  });
+
+  test('a picture from an untrained model says so in its legend', () => {
+    const drawing = {
+      width: 640,
+      height: 480,
+      instances: [{ box: { x: 100, y: 100, width: 200, height: 200 }, keypoints: [keypoint('a', 150, 150, 4)] }],
+      edges: [],
+    };
+    expect(overlaySvg({ ...drawing, trained: false })).toMatch(/<g class="legend"[^]*untrained model[^]*<\/g>/);
+    expect(overlaySvg({ ...drawing, trained: true })).not.toContain('untrained');
   });
 });

@@ -173,6 +173,8 @@ describe('POST /v1/models/{model}/render', () => {
       const response = await post(model, { ...options, format: 'svg' });
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('image/svg+xml');
+      // The fixtures are demonstration weights; the picture and the response both say so.
+      expect(response.headers.get('x-model-trained')).toBe('false');
       const svgBytes = Buffer.from(await response.arrayBuffer());
       const svg = svgBytes.toString('utf8');
       const { keypoints, views } = await predicted(model, options);
@@ -185,6 +187,7 @@ describe('POST /v1/models/{model}/render', () => {
       const background = await rawRgb(Buffer.from(embedded.href!.split(',')[1]!, 'base64'));
       assert.ok(background.data.equals(input), 'the embedded image is the input, pixel for pixel');
 
+      expect(svg).toContain('untrained model');
       const ellipses = svgElements(svg, 'ellipse', 'uncertainty');
       expect(ellipses.map(ellipseNumbers)).toBeCloseToNested(keypoints.map(predictNumbers), { rel: 1e-12, abs: 1e-12 });
       expect(ellipses.map((element) => element.title!.split('\n')[0])).toEqual(keypoints.map((k) => k.name));
