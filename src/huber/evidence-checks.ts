@@ -22,9 +22,9 @@ export function checkDelta(delta: number): void {
   }
 }
 
-export function checkLevel(level: number): void {
+export function checkLevel(level: number, path = 'level'): void {
   if (!(typeof level === 'number' && level > 0 && level < 1)) {
-    throw new EvidenceError(`level must lie strictly between 0 and 1, got ${level}`, 'level');
+    throw new EvidenceError(`${path} must lie strictly between 0 and 1, got ${level}`, path);
   }
 }
 

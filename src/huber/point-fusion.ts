@@ -28,6 +28,8 @@ export interface FusionOptions {
   delta: number;
   level: number;
   sensitivities?: boolean;
+  /** Further levels whose regions (same mean and covariance) come back in `regions`, at little cost. */
+  levels?: readonly number[];
   /** Quadrature of the reported moments and region; the default is accurate to about 1e-5 relative. */
   quadrature?: QuadratureSettings;
 }
@@ -44,6 +46,8 @@ export interface FusedPoint {
   /** d × d row-major. */
   covariance: Float64Array;
   region: { level: number; radius: number };
+  /** The regions of `options.levels`, in that order. */
+  regions: { level: number; radius: number }[];
   iterations: number;
   converged: boolean;
   observations: ObservationDiagnostics[];
@@ -60,12 +64,12 @@ const MODE_MAX_ITERATIONS = 500;
 const FRAME_QUADRATURE: QuadratureSettings = { ...FAST_QUADRATURE, radialNodes: 4 };
 
 /**
- * Default rule per dimension: moments within about 1e-5 (d = 2) and 2e-4 (d = 3) of the posterior's
+ * Default rule per dimension: moments within about 3e-5 (d = 2) and 1e-3 (d = 3) of the posterior's
  * standard deviations on the cases in the tests; the angular rule is what limits accuracy, because rays
  * grazing an observation's δ-ellipse make the ray integrals only piecewise smooth in the direction.
  */
 export function defaultQuadrature(d: number): QuadratureSettings {
-  return { ...ACCURATE_QUADRATURE, directions: d === 2 ? 64 : 12, radialNodes: 5, maxPanel: 1.5 };
+  return { ...ACCURATE_QUADRATURE, directions: d === 2 ? 32 : 8, radialNodes: 5, maxPanel: 1.5 };
 }
 
 interface CheckedObservation {
@@ -266,6 +270,10 @@ function fuseIdentical(observation: CheckedObservation, n: number, d: number, op
     mode: Float64Array.from(observation.mean),
     covariance,
     region: { level: options.level, radius: radialQuantile(d, deltaPrime, options.level) / Math.sqrt(kappaPrime) },
+    regions: (options.levels ?? []).map((level) => ({
+      level,
+      radius: radialQuantile(d, deltaPrime, level) / Math.sqrt(kappaPrime),
+    })),
     iterations: 0,
     converged: true,
     observations: Array.from({ length: n }, () => ({ weight: 1, mahalanobis: 0, outlier: false })),
@@ -277,6 +285,7 @@ export function fusePoint(observations: readonly GaussianObservation[], options:
   if (options === null || typeof options !== 'object') throw new EvidenceError('options must be an object', 'options');
   checkDelta(options.delta);
   checkLevel(options.level);
+  (options.levels ?? []).forEach((extra, i) => checkLevel(extra, `levels[${i}]`));
   const { delta, level } = options;
   const { d, checked } = checkObservations(observations, delta);
   if (identical(checked)) return fuseIdentical(checked[0], checked.length, d, options);
@@ -302,18 +311,16 @@ export function fusePoint(observations: readonly GaussianObservation[], options:
   const frameCovariance = invertSpd(weighted, d);
   for (let i = 0; i < d * d; i++) frameCovariance[i] *= k;
   const quadrature = options.quadrature ?? defaultQuadrature(d);
-  const first = integratePosterior(
-    d,
-    delta,
-    factors,
-    { center: rough.point, scale: cholesky(frameCovariance, d) },
-    FRAME_QUADRATURE,
-  );
-  const second = integratePosterior(d, delta, factors, { center: first.mean, scale: cholesky(first.covariance, d) }, quadrature);
-  const mean = second.mean;
-  const covariance = second.covariance;
-  const third = integratePosterior(d, delta, factors, { center: mean, scale: cholesky(covariance, d) }, quadrature, level);
-  const radius = third.radius as number;
+  // Two passes: a rough one places the frame, the accurate one in the posterior's own whitened frame.
+  const frameRule = { ...FRAME_QUADRATURE, directions: d === 2 ? 16 : 6 };
+  const first = integratePosterior(d, delta, factors, { center: rough.point, scale: cholesky(frameCovariance, d) }, frameRule);
+  const extraLevels = options.levels ?? [];
+  const second = integratePosterior(d, delta, factors, { center: first.mean, scale: cholesky(first.covariance, d) }, quadrature, [
+    level,
+    ...extraLevels,
+  ]);
+  const { mean, covariance } = second;
+  const [radius, ...extraRadii] = second.radii as [number, ...number[]];
 
   let scale = 0;
   for (let i = 0; i < d; i++) scale = Math.max(scale, Math.sqrt(covariance[i * d + i]));
@@ -338,6 +345,7 @@ export function fusePoint(observations: readonly GaussianObservation[], options:
     mode,
     covariance,
     region: { level, radius },
+    regions: extraLevels.map((extra, i) => ({ level: extra, radius: extraRadii[i] })),
     iterations: solved.iterations,
     converged: solved.converged,
     observations: diagnose(checked, mean, d, delta),

@@ -51,8 +51,8 @@ export interface PosteriorSummary {
   covariance: Float64Array;
   /** log ∫ exp(−cost) dy, with cost the sum of the factors' costs (mixture weights included). */
   logMass: number;
-  /** Present when a level was asked: R with posterior mass `level` inside zᵀz ≤ R² in the frame. */
-  radius: number | null;
+  /** Per level asked, R with posterior mass `level` inside (y − mean)ᵀ covariance⁻¹ (y − mean) ≤ R². */
+  radii: number[];
 }
 
 const MAX_RAY_LENGTH = 1e9;
@@ -305,6 +305,29 @@ class RayIntegrand {
   }
 }
 
+/** Inverse of a small symmetric positive definite matrix by Gauss–Jordan; d ≤ 3 and well scaled here. */
+function invertSmall(matrix: ArrayLike<number>, d: number): Float64Array {
+  const a = Float64Array.from(matrix);
+  const inverse = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) inverse[i * d + i] = 1;
+  for (let col = 0; col < d; col++) {
+    const pivot = a[col * d + col];
+    for (let j = 0; j < d; j++) {
+      a[col * d + j] /= pivot;
+      inverse[col * d + j] /= pivot;
+    }
+    for (let r = 0; r < d; r++) {
+      if (r === col) continue;
+      const factor = a[r * d + col];
+      for (let j = 0; j < d; j++) {
+        a[r * d + j] -= factor * a[col * d + j];
+        inverse[r * d + j] -= factor * inverse[col * d + j];
+      }
+    }
+  }
+  return inverse;
+}
+
 function logAbsDeterminant(matrix: ArrayLike<number>, d: number): number {
   const s = Float64Array.from(matrix);
   let sum = 0;
@@ -323,8 +346,8 @@ function logAbsDeterminant(matrix: ArrayLike<number>, d: number): number {
 }
 
 /**
- * The quadrature of p over all space in the frame, optionally with the radius of the ball zᵀz ≤ R² of
- * mass `level`. The frame's center should lie near the bulk of the mass (within a few of its standard
+ * The quadrature of p over all space in the frame, and for each of `levels` the radius R of the region
+ * (y − mean)ᵀ Σ⁻¹ (y − mean) ≤ R² of the moments it returns that holds that share of the mass. The frame's center should lie near the bulk of the mass (within a few of its standard
  * deviations) and its scale should be within a factor of a few of the posterior's: the rule is exact in
  * neither limit, only fast when the frame is good.
  */
@@ -334,13 +357,14 @@ export function integratePosterior(
   factors: readonly PosteriorFactor[],
   frame: PosteriorFrame,
   settings: QuadratureSettings,
-  level: number | null = null,
+  levels: readonly number[] = [],
 ): PosteriorSummary {
   const { center, scale } = frame;
   const flat = flatten(d, factors, center);
   const directions = directionSet(d, settings.directions);
   const { nodes, weights: nodeWeights } = gaussLegendre(settings.radialNodes);
   const ray = new RayIntegrand(d, delta, flat, scale);
+  const wantRegion = levels.length > 0;
   const referenceCost = ray.referenceCost;
   const breakpoints: number[] = [];
   // Per ray, for the region: [start, end, mass before start] per panel, and the ray's coefficients.
@@ -371,7 +395,7 @@ export function integratePosterior(
       for (let p = 0; p < pieces; p++) {
         const a = lo + p * width;
         const middle = a + half;
-        if (level !== null) panels.push(a, a + width, rayMass);
+        if (wantRegion) panels.push(a, a + width, rayMass);
         for (let n = 0; n < nodes.length; n++) {
           const rho = middle + half * nodes[n];
           const w = half * nodeWeights[n] * ray.density(rho);
@@ -387,9 +411,9 @@ export function integratePosterior(
       first[i] += weight * rayFirst * u[i];
       for (let j = 0; j < d; j++) second[i * d + j] += weight * raySecond * u[i] * u[j];
     }
-    if (level !== null) {
+    if (wantRegion) {
       panels.push(length, length, rayMass);
-      rayPanels.push(Float64Array.from(panels));
+      rayPanels.push(new Float64Array(panels));
       const coefficients = new Float64Array(3 * flat.count);
       coefficients.set(ray.alpha, 0);
       coefficients.set(ray.beta, flat.count);
@@ -422,57 +446,97 @@ export function integratePosterior(
   }
   const logMass = Math.log(mass) - referenceCost + logAbsDeterminant(scale, d);
 
-  let radius: number | null = null;
-  if (level !== null) {
+  const radii: number[] = [];
+  if (wantRegion) {
     const count = flat.count;
+    // The region is the ellipsoid of the moments just computed, (z − m)ᵀ C⁻¹ (z − m) ≤ R² in the frame's
+    // coordinates; each ray crosses it on one segment [ρ_in, ρ_out], roots of c ρ² − 2bρ + a₀ − R² = 0.
+    const inverse = invertSmall(covarianceZ, d);
+    const inverseMean = new Float64Array(d);
+    let a0 = 0;
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < d; j++) inverseMean[i] += inverse[i * d + j] * meanZ[j];
+      a0 += meanZ[i] * inverseMean[i];
+    }
+    const rayB = new Float64Array(directions.count);
+    const rayC = new Float64Array(directions.count);
+    for (let k = 0; k < directions.count; k++) {
+      let b = 0;
+      let c = 0;
+      for (let i = 0; i < d; i++) {
+        const ui = directions.vectors[k * d + i];
+        b += ui * inverseMean[i];
+        for (let j = 0; j < d; j++) c += ui * inverse[i * d + j] * directions.vectors[k * d + j];
+      }
+      rayB[k] = b;
+      rayC[k] = c;
+    }
+    const cumulative = (k: number, rho: number): number => {
+      const panelsOfRay = rayPanels[k];
+      const last = panelsOfRay.length / 3 - 1;
+      if (rho >= panelsOfRay[3 * last]) return panelsOfRay[3 * last + 2];
+      let lo = 0;
+      let hi = last;
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (panelsOfRay[3 * mid] <= rho) lo = mid;
+        else hi = mid;
+      }
+      const a = panelsOfRay[3 * lo];
+      let within = panelsOfRay[3 * lo + 2];
+      const half = 0.5 * (rho - a);
+      const middle = a + half;
+      for (let n = 0; n < nodes.length; n++) within += half * nodeWeights[n] * ray.density(middle + half * nodes[n]);
+      return within;
+    };
     let slope = 0;
     const massWithin = (radiusZ: number): number => {
       let value = 0;
       slope = 0;
       for (let k = 0; k < directions.count; k++) {
-        const panelsOfRay = rayPanels[k];
-        const last = panelsOfRay.length / 3 - 1;
-        if (radiusZ >= panelsOfRay[3 * last]) {
-          value += directions.weights[k] * panelsOfRay[3 * last + 2];
-          continue;
-        }
+        const b = rayB[k];
+        const c = rayC[k];
+        const discriminant = b * b - c * (a0 - radiusZ * radiusZ);
+        if (!(discriminant > 0)) continue;
+        const root = Math.sqrt(discriminant);
+        const outer = (b + root) / c;
+        if (!(outer > 0)) continue;
+        const inner = Math.max(0, (b - root) / c);
         const coefficients = rayCoefficients[k];
-        ray.alpha.set(coefficients.subarray(0, count));
-        ray.beta.set(coefficients.subarray(count, 2 * count));
-        ray.gamma.set(coefficients.subarray(2 * count));
-        let lo = 0;
-        let hi = last;
-        while (hi - lo > 1) {
-          const mid = (lo + hi) >> 1;
-          if (panelsOfRay[3 * mid] <= radiusZ) lo = mid;
-          else hi = mid;
+        for (let m = 0; m < count; m++) {
+          ray.alpha[m] = coefficients[m];
+          ray.beta[m] = coefficients[count + m];
+          ray.gamma[m] = coefficients[2 * count + m];
         }
-        const a = panelsOfRay[3 * lo];
-        let within = panelsOfRay[3 * lo + 2];
-        const half = 0.5 * (radiusZ - a);
-        const middle = a + half;
-        for (let n = 0; n < nodes.length; n++) within += half * nodeWeights[n] * ray.density(middle + half * nodes[n]);
-        slope += directions.weights[k] * ray.density(radiusZ);
-        value += directions.weights[k] * within;
+        const weight = directions.weights[k];
+        value += weight * (cumulative(k, outer) - (inner > 0 ? cumulative(k, inner) : 0));
+        // dρ_out/dR = R/√disc and dρ_in/dR = −R/√disc.
+        const rate = radiusZ / root;
+        slope += weight * rate * (ray.density(outer) + (inner > 0 ? ray.density(inner) : 0));
       }
       slope /= mass;
       return value / mass;
     };
-    let lo = 0;
-    let hi = 0;
-    for (const panelsOfRay of rayPanels) hi = Math.max(hi, panelsOfRay[panelsOfRay.length - 3]);
-    let x = Math.min(Math.sqrt(d), 0.5 * hi);
-    for (let iteration = 0; iteration < 100; iteration++) {
-      const g = massWithin(x) - level;
-      if (g < 0) lo = x;
-      else hi = x;
-      let next = slope > 0 ? x - g / slope : Number.NaN;
-      if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
-      const done = Math.abs(next - x) <= 1e-12 * x || hi - lo <= 1e-12 * hi;
-      x = next;
-      if (done) break;
+    let longest = 0;
+    for (const panelsOfRay of rayPanels) longest = Math.max(longest, panelsOfRay[panelsOfRay.length - 3]);
+    let previous = Math.sqrt(d);
+    for (const level of levels) {
+      let lo = 0;
+      let hi = 4 * longest;
+      let x = previous;
+      for (let iteration = 0; iteration < 100; iteration++) {
+        const g = massWithin(x) - level;
+        if (g < 0) lo = x;
+        else hi = x;
+        let next = slope > 0 ? x - g / slope : Number.NaN;
+        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+        const done = Math.abs(next - x) <= 1e-12 * x || hi - lo <= 1e-12 * hi;
+        x = next;
+        if (done) break;
+      }
+      radii.push(x);
+      previous = x;
     }
-    radius = x;
   }
-  return { mean, covariance, logMass, radius };
+  return { mean, covariance, logMass, radii };
 }

@@ -114,7 +114,7 @@ export function bruteForceMinimum(
   let step = Math.max(...hi.map((h, i) => h - lo[i])) / grid;
   const trial = new Float64Array(d);
   // Pattern search over all 3^d − 1 neighbours, so it follows diagonal valleys as well.
-  while (step > 1e-13 * Math.max(1, ...Array.from(best, Math.abs))) {
+  while (step > 1e-11 * Math.max(1, ...Array.from(best, Math.abs))) {
     let improved = false;
     for (let index = 0; index < Math.pow(3, d); index++) {
       let rest = index;

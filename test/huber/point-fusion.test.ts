@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 
 import { EvidenceError } from '../../src/huber/fusion-errors.js';
 import { fusePoint, type GaussianObservation } from '../../src/huber/point-fusion.js';
-import { referenceKappa } from '../helpers/huber-reference.js';
+import { RadialSampler, referenceKappa } from '../helpers/huber-reference.js';
 import { bruteForceMinimum, referenceCost, referenceMoments, referenceQuantile } from '../helpers/posterior-reference.js';
 import { createRng, type Rng } from '../helpers/prng.js';
 
@@ -103,6 +103,62 @@ describe('exact identities', () => {
     expect(fused.covariance[0] / laplace).toBeCloseToNested(1.7, { abs: 0.05 });
     expect(weighted / fused.covariance[0]).toBeCloseToNested(1.8, { abs: 0.05 });
   });
+});
+
+/** Lower Cholesky factor, written out so the sampler's scale does not come from the library. */
+function lowerFactor(m: readonly number[], d: number): number[] {
+  const l = new Array<number>(d * d).fill(0);
+  for (let j = 0; j < d; j++) {
+    let diagonal = m[j * d + j]!;
+    for (let k = 0; k < j; k++) diagonal -= l[j * d + k]! ** 2;
+    l[j * d + j] = Math.sqrt(diagonal);
+    for (let i = j + 1; i < d; i++) {
+      let sum = m[i * d + j]!;
+      for (let k = 0; k < j; k++) sum -= l[i * d + k]! * l[j * d + k]!;
+      l[i * d + j] = sum / l[j * d + j]!;
+    }
+  }
+  return l;
+}
+
+describe('calibration by Monte Carlo: the region covers the truth at its level', () => {
+  // Seeded draws from the model: a truth, then each observation from its Huber distribution about it
+  // (the test helper's radial sampler, itself checked against κ and r_p in distribution.test.ts). For a
+  // location with a flat prior the posterior region's coverage is exactly its level (SPEC §9), so the
+  // tolerance is the binomial noise alone: 3σ over 2000 trials.
+  test.each([2, 3])(
+    'd = %i: 2–6 observations, δ ∈ {0.5, 1, 2}, levels 0.5 and 0.9',
+    (d) => {
+      const trials = 2000;
+      const rng = createRng(500 + d);
+      const samplers = new Map<number, RadialSampler>();
+      const hits = [0, 0];
+      for (let trial = 0; trial < trials; trial++) {
+        const n = 2 + (trial % 5);
+        const delta = [0.5, 1, 2][trial % 3]!;
+        const sampler = samplers.get(delta) ?? new RadialSampler(d, delta);
+        samplers.set(delta, sampler);
+        const truth = Array.from({ length: d }, () => 50 * rng.normal());
+        const observations = Array.from({ length: n }, () => {
+          const covariance = randomCovariance(rng, d, 0.5 + 3 * rng.uniform());
+          // A⁻¹ = C/√κ for Σ = C·Cᵀ, since Λ = κΣ⁻¹.
+          const inverseRoot = lowerFactor(covariance, d).map((v) => v / Math.sqrt(referenceKappa(d, delta)));
+          return { mean: Array.from(sampler.sample(rng, 1, truth, inverseRoot)), covariance };
+        });
+        const fused = fusePoint(observations, { delta, level: 0.5, levels: [0.9] });
+        const precision = referencePrecision(Array.from(fused.covariance), d, 1).map((v) => v / referenceKappa(d, 1));
+        let q = 0;
+        for (let i = 0; i < d; i++)
+          for (let j = 0; j < d; j++) q += (truth[i]! - fused.mean[i]!) * precision[i * d + j]! * (truth[j]! - fused.mean[j]!);
+        if (q <= fused.region.radius ** 2) hits[0]!++;
+        if (q <= fused.regions[0]!.radius ** 2) hits[1]!++;
+      }
+      [0.5, 0.9].forEach((level, k) => {
+        expect(hits[k]! / trials).toBeCloseToNested(level, { abs: 3 * Math.sqrt((level * (1 - level)) / trials) });
+      });
+    },
+    300_000,
+  );
 });
 
 describe('posterior moments against nested adaptive quadrature', () => {
