@@ -26,6 +26,7 @@ test('each kind of defect is refused with a message naming the field and the fil
     ['zero delta', (manifest) => (manifest.distribution.delta = 0), /\/distribution\/delta/],
     ['flip pair out of range', (manifest) => manifest.flipPairs.push([3, 120]), /flipPairs entry \[3, 120\] refers past the 98 keypoints/],
     ['keypoint in two pairs', (manifest) => manifest.flipPairs.push([0, 1]), /flipPairs entry \[0, 1\] repeats a keypoint/],
+    ['edge out of range', (manifest) => manifest.edges.push([5, 98]), /edges entry \[5, 98\] refers past the 98 keypoints/],
     ['duplicate name', (manifest) => (manifest.keypoints[1].name = manifest.keypoints[0].name), /keypoint name "contour_0" appears twice/],
     ['singular whitening', (manifest) => (manifest.keypoints[2].whitening = [[1, 0.5], [2, 1]]), /keypoint "contour_2" whitening is singular/],
     ['path in file', (manifest) => (manifest.file = '../other/model.onnx'), /\/file/],
