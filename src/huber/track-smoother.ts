@@ -283,6 +283,33 @@ function underdetermined(track: PreparedTrack): TrackFrameEstimate[] {
   return frames;
 }
 
+/**
+ * Below this ratio of a frame's Huber precision to the motion prior's curvature at its position, the
+ * measurement vanishes in rounding when the two are added (q so small that the track is a rigid line to
+ * 16 digits), and the solve would return a track that ignores the data. Measured: a ratio of 2.5e−14
+ * still smooths a noisy line correctly; 1e−30 returned zeros.
+ */
+const MIN_MEASUREMENT_TO_PRIOR = 1e-15;
+
+function assertMeasurementsVisible(track: PreparedTrack, prior: PriorBlocks): void {
+  const d = track.dimension;
+  const m = 2 * d;
+  for (let t = 0; t < track.frames; t++) {
+    if (!track.observed[t]) continue;
+    let priorScale = 0;
+    let measurementScale = 0;
+    for (let i = 0; i < d; i++) {
+      priorScale = Math.max(priorScale, Math.abs(prior.diagonal[t * m * m + i * m + i]));
+      measurementScale = Math.max(measurementScale, track.precision[t * d * d + i * d + i]);
+    }
+    if (measurementScale < MIN_MEASUREMENT_TO_PRIOR * priorScale) {
+      throw new TrackConditioningError(
+        `frame ${t}'s covariance is ${(priorScale / measurementScale).toExponential(1)} times wider than what the motion prior allows between its neighbours, too much to weigh in double precision; increase accelerationNoise`,
+      );
+    }
+  }
+}
+
 /** Smooths one track (SPEC §9 `mode: "smoother"`). Throws TrackInputError naming the frame for bad input. */
 export function smoothTrack(input: readonly TrackFrameInput[], options: TrackOptions): TrackEstimate {
   const track = prepareTrack(input, options);
@@ -295,6 +322,7 @@ export function smoothTrack(input: readonly TrackFrameInput[], options: TrackOpt
   const mm = m * m;
   const n = track.frames;
   const prior = priorBlocks(track);
+  assertMeasurementsVisible(track, prior);
   const { states, iterations, converged } = solveMap(track, prior);
   // Covariance rule of SPEC §9: the Gaussian smoother's marginals with R_t = Σ_t, or Σ_t/w_t on outliers.
   const radii = new Float64Array(n);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { smoothTrack } from '../../src/huber/track-smoother.js';
+import { smoothTrack, TrackConditioningError } from '../../src/huber/track-smoother.js';
 import { RadialSampler, referenceKappa } from '../helpers/huber-reference.js';
 import { createRng } from '../helpers/prng.js';
 import {
@@ -191,6 +191,21 @@ describe('track smoother: MAP of the whole track', () => {
     const spread = (i: number) => result.frames[i]!.covariance![0]!;
     expect(spread(5)).toBeGreaterThan(spread(4));
     expect(spread(0)).toBeGreaterThan(spread(1));
+  });
+
+  test('a motion prior too stiff for the measurements to register is refused, not answered with a track that ignores them', () => {
+    const frames = [0, 1e-3, 2e-3, 3e-3].map((t, i) => ({ t, mean: [i + 0.1 * Math.sin(i), 2 * i], covariance: [1, 0, 0, 1] }));
+    for (const q of [1e-10, 1e-30])
+      expect(() => smoothTrack(frames, { delta: DELTA, level: 0.9, accelerationNoise: q })).toThrow(TrackConditioningError);
+    // Stiff but representable: the least-squares line through the points, to which the MAP is then exact.
+    const line = smoothTrack(frames, { delta: DELTA, level: 0.9, accelerationNoise: 1e-2 });
+    const ts = frames.map((f) => f.t);
+    const xs = frames.map((f) => f.mean[0]!);
+    const tMean = ts.reduce((a, b) => a + b) / 4;
+    const xMean = xs.reduce((a, b) => a + b) / 4;
+    const slope =
+      ts.reduce((acc, t, i) => acc + (t - tMean) * (xs[i]! - xMean), 0) / ts.reduce((acc, t) => acc + (t - tMean) ** 2, 0);
+    line.frames.forEach((frame, i) => expect(frame.mean![0]!).toBeCloseToNested(xMean + slope * (ts[i]! - tMean), { abs: 1e-6 }));
   });
 
   test('a wild observation has bounded influence: moving it twice as far barely moves the track', () => {

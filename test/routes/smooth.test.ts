@@ -212,6 +212,13 @@ describe('POST /v1/smooth', () => {
     });
   }
 
+  test('a motion prior too stiff to weigh the frames is 422 naming the track', async () => {
+    const response = await post({ motion: { accelerationNoise: 1e-10 }, tracks: [{ observations: straightLine(4, 2) }] });
+    expect(response.status).toBe(422);
+    expect(response.body.path).toBe('tracks[0]');
+    expect(response.body.detail).toContain('accelerationNoise');
+  });
+
   test('a coordinate that overflows to Infinity is 400 naming it', async () => {
     const body = JSON.stringify({ motion: { accelerationNoise: 10 }, tracks: [{ observations: straightLine(4, 2) }] }).replace(
       '"mean":[100,50]',
