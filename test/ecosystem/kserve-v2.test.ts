@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { afterAll, beforeAll, describe, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import request from 'supertest';
 import { dotPixels } from '../helpers/images.js';
-import { postJson, startService, type RunningService } from '../helpers/service.js';
+import { sendRaw, startService, type RunningService } from '../helpers/service.js';
 
 type Tensor = { name: string; datatype: string; shape: number[]; data: number[] };
-
-function near(actual: number, expected: number, tolerance: number, what: string) {
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} differs from ${expected} by more than ${tolerance}`);
-}
 
 function imageTensor(width: number, height: number, dots: Parameters<typeof dotPixels>[2]) {
   return { name: 'image', datatype: 'UINT8', shape: [height, width, 3], data: [...dotPixels(width, height, dots)] };
@@ -27,21 +24,21 @@ describe('KServe Open Inference Protocol v2', () => {
   afterAll(async () => service.close());
 
   test('server metadata, liveness and readiness', async () => {
-    const metadata = await fetch(`${service.url}/v2`);
+    const metadata = await request(service.url).get('/v2');
     assert.equal(metadata.status, 200);
-    assert.equal(((await metadata.json()) as { name: string }).name, 'huber-keypoints');
-    const live = await fetch(`${service.url}/v2/health/live`);
+    assert.equal((metadata.body as { name: string }).name, 'huber-keypoints');
+    const live = await request(service.url).get('/v2/health/live');
     assert.equal(live.status, 200);
-    assert.deepEqual(await live.json(), { live: true });
-    const ready = await fetch(`${service.url}/v2/health/ready`);
+    assert.deepEqual(live.body, { live: true });
+    const ready = await request(service.url).get('/v2/health/ready');
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { ready: true });
+    assert.deepEqual(ready.body, { ready: true });
   });
 
   test('model metadata names the tensors with the keypoint count', async () => {
-    const response = await fetch(`${service.url}/v2/models/dots`);
+    const response = await request(service.url).get('/v2/models/dots');
     assert.equal(response.status, 200);
-    assert.deepEqual(await response.json(), {
+    assert.deepEqual(response.body, {
       name: 'dots',
       versions: ['1'],
       platform: 'onnxruntime',
@@ -60,13 +57,13 @@ describe('KServe Open Inference Protocol v2', () => {
   });
 
   test('model readiness: 200 ready, 404 unknown as problem+json with the protocol error member', async () => {
-    const ready = await fetch(`${service.url}/v2/models/dots/ready`);
+    const ready = await request(service.url).get('/v2/models/dots/ready');
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { name: 'dots', ready: true });
-    const unknown = await fetch(`${service.url}/v2/models/nope/ready`);
+    assert.deepEqual(ready.body, { name: 'dots', ready: true });
+    const unknown = await request(service.url).get('/v2/models/nope/ready');
     assert.equal(unknown.status, 404);
-    assert.match(unknown.headers.get('content-type') ?? '', /application\/problem\+json/);
-    const problem = (await unknown.json()) as { status: number; error: string; detail: string };
+    assert.match(unknown.headers['content-type'] ?? '', /application\/problem\+json/);
+    const problem = unknown.body as { status: number; error: string; detail: string };
     assert.equal(problem.status, 404);
     assert.equal(problem.error, problem.detail);
     assert.match(problem.detail, /"nope"/);
@@ -81,22 +78,24 @@ describe('KServe Open Inference Protocol v2', () => {
         { x: 96.4, y: 80.2, sigma: 1.5 },
         { x: 141.7, y: 77.9, sigma: 1.5 },
       ];
-      const response = await postJson(`${service.url}/v2/models/dots/infer`, {
-        id: 'request-1',
-        parameters: { tta, fusion: 'ml', level: 0.9 },
-        inputs: [
-          imageTensor(width, height, dots),
-          {
-            name: 'boxes',
-            datatype: 'FP32',
-            shape: [2, 4],
-            data: [
-              [0, 10, 75, 60],
-              [80, 50, 80, 60],
-            ],
-          },
-        ],
-      });
+      const response = await request(service.url)
+        .post('/v2/models/dots/infer')
+        .send({
+          id: 'request-1',
+          parameters: { tta, fusion: 'ml', level: 0.9 },
+          inputs: [
+            imageTensor(width, height, dots),
+            {
+              name: 'boxes',
+              datatype: 'FP32',
+              shape: [2, 4],
+              data: [
+                [0, 10, 75, 60],
+                [80, 50, 80, 60],
+              ],
+            },
+          ],
+        });
       assert.equal(response.status, 200, JSON.stringify(response.body));
       assert.equal(response.body.model_name, 'dots');
       assert.equal(response.body.model_version, '1');
@@ -107,8 +106,8 @@ describe('KServe Open Inference Protocol v2', () => {
       assert.equal(keypoints.datatype, 'FP32');
       assert.deepEqual(keypoints.shape, [2, 2, 2]);
       dots.forEach((dot, index) => {
-        near(keypoints.data[2 * index]!, dot.x, 0.5, `dot ${index} x`);
-        near(keypoints.data[2 * index + 1]!, dot.y, 0.5, `dot ${index} y`);
+        expect(keypoints.data[2 * index]!, `dot ${index} x`).toBeCloseToNested(dot.x, { abs: 0.5 });
+        expect(keypoints.data[2 * index + 1]!, `dot ${index} y`).toBeCloseToNested(dot.y, { abs: 0.5 });
       });
       const covariance = output(response.body, 'covariance');
       assert.deepEqual(covariance.shape, [2, 2, 2, 2]);
@@ -120,7 +119,7 @@ describe('KServe Open Inference Protocol v2', () => {
         const [sxx, sxy, syx, syy] = covariance.data.slice(4 * k, 4 * k + 4) as [number, number, number, number];
         assert.equal(sxy, syx, 'covariance is symmetric');
         assert.ok(sxx > 0 && syy > 0 && sxx * syy > sxy * sxy, 'covariance is positive definite');
-        near(rmse.data[k]!, Math.sqrt(sxx + syy), 1e-9, 'rmse = √trace Σ');
+        expect(rmse.data[k]!, 'rmse = √trace Σ').toBeCloseToNested(Math.sqrt(sxx + syy), { abs: 1e-9 });
         const [major, minor] = ellipse.data.slice(3 * k, 3 * k + 2) as [number, number];
         assert.ok(major >= minor && minor > 0, 'semi-axes ordered and positive');
       }
@@ -134,10 +133,12 @@ describe('KServe Open Inference Protocol v2', () => {
       { x: 14.2, y: 20.7, sigma: 1.5 },
       { x: 47.6, y: 27.3, sigma: 1.5 },
     ];
-    const response = await postJson(`${service.url}/v2/models/dots/infer`, {
-      inputs: [imageTensor(width, height, dots)],
-      outputs: [{ name: 'keypoints' }, { name: 'boxes' }],
-    });
+    const response = await request(service.url)
+      .post('/v2/models/dots/infer')
+      .send({
+        inputs: [imageTensor(width, height, dots)],
+        outputs: [{ name: 'keypoints' }, { name: 'boxes' }],
+      });
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.deepEqual(
       response.body.outputs.map((tensor: Tensor) => tensor.name),
@@ -145,13 +146,13 @@ describe('KServe Open Inference Protocol v2', () => {
     );
     assert.deepEqual(output(response.body, 'boxes').data, [0, 0, width, height]);
     const keypoints = output(response.body, 'keypoints').data;
-    near(keypoints[0]!, dots[0]!.x, 0.5, 'left x');
-    near(keypoints[1]!, dots[0]!.y, 0.5, 'left y');
-    near(keypoints[2]!, dots[1]!.x, 0.5, 'right x');
-    near(keypoints[3]!, dots[1]!.y, 0.5, 'right y');
+    expect(keypoints[0]!, 'left x').toBeCloseToNested(dots[0]!.x, { abs: 0.5 });
+    expect(keypoints[1]!, 'left y').toBeCloseToNested(dots[0]!.y, { abs: 0.5 });
+    expect(keypoints[2]!, 'right x').toBeCloseToNested(dots[1]!.x, { abs: 0.5 });
+    expect(keypoints[3]!, 'right y').toBeCloseToNested(dots[1]!.y, { abs: 0.5 });
   });
 
-  const refusals: Array<{ label: string; status: number; body: unknown; detail: RegExp }> = [
+  const refusals: Array<{ label: string; status: number; body: object; detail: RegExp }> = [
     {
       label: 'wrong datatype',
       status: 400,
@@ -196,7 +197,7 @@ describe('KServe Open Inference Protocol v2', () => {
   ];
   for (const { label, status, body, detail } of refusals) {
     test(`infer refuses ${label} with ${status} problem+json`, async () => {
-      const response = await postJson(`${service.url}/v2/models/dots/infer`, body);
+      const response = await request(service.url).post('/v2/models/dots/infer').send(body);
       assert.equal(response.status, status, JSON.stringify(response.body));
       assert.match(response.type, /application\/problem\+json/);
       assert.match(response.body.detail, detail);
@@ -206,12 +207,14 @@ describe('KServe Open Inference Protocol v2', () => {
   }
 
   test('a model that failed to load is not ready: 503 from ready and infer', async () => {
-    const ready = await fetch(`${service.url}/v2/models/broken-missing-onnx/ready`);
+    const ready = await request(service.url).get('/v2/models/broken-missing-onnx/ready');
     assert.equal(ready.status, 503);
-    assert.deepEqual(await ready.json(), { name: 'broken-missing-onnx', ready: false });
-    const infer = await postJson(`${service.url}/v2/models/broken-missing-onnx/infer`, {
-      inputs: [{ name: 'image', datatype: 'UINT8', shape: [1, 1, 3], data: [0, 0, 0] }],
-    });
+    assert.deepEqual(ready.body, { name: 'broken-missing-onnx', ready: false });
+    const infer = await request(service.url)
+      .post('/v2/models/broken-missing-onnx/infer')
+      .send({
+        inputs: [{ name: 'image', datatype: 'UINT8', shape: [1, 1, 3], data: [0, 0, 0] }],
+      });
     assert.equal(infer.status, 503);
     assert.match(infer.body.detail, /failed to load/);
   });
@@ -220,25 +223,23 @@ describe('KServe Open Inference Protocol v2', () => {
     // 200 000 levels: flattening to any depth would overflow the stack (a 500).
     const depth = 200_000;
     const body = `{"inputs":[{"name":"image","datatype":"UINT8","shape":[1,1,3],"data":${'['.repeat(depth)}1${']'.repeat(depth)}}]}`;
-    const response = await fetch(`${service.url}/v2/models/dots/infer`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-    });
+    const response = await sendRaw(service.url, 'post', '/v2/models/dots/infer', body, { 'content-type': 'application/json' });
     assert.equal(response.status, 400);
-    assert.match(((await response.json()) as { detail: string }).detail, /nests its data deeper than its shape/);
+    assert.match((response.body as { detail: string }).detail, /nests its data deeper than its shape/);
   });
 
   test('metadata of a model that failed to load is 503, as documented', async () => {
-    const response = await fetch(`${service.url}/v2/models/broken-missing-onnx`);
+    const response = await request(service.url).get('/v2/models/broken-missing-onnx');
     assert.equal(response.status, 503);
-    assert.match(((await response.json()) as { detail: string }).detail, /failed to load/);
+    assert.match((response.body as { detail: string }).detail, /failed to load/);
   });
 
   test('infer on an unknown model is 404', async () => {
-    const response = await postJson(`${service.url}/v2/models/nope/infer`, {
-      inputs: [{ name: 'image', datatype: 'UINT8', shape: [1, 1, 3], data: [0, 0, 0] }],
-    });
+    const response = await request(service.url)
+      .post('/v2/models/nope/infer')
+      .send({
+        inputs: [{ name: 'image', datatype: 'UINT8', shape: [1, 1, 3], data: [0, 0, 0] }],
+      });
     assert.equal(response.status, 404);
     assert.equal(response.body.error, response.body.detail);
   });

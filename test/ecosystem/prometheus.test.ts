@@ -6,53 +6,34 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, test } from 'vitest';
+import request from 'supertest';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { dotImage } from '../helpers/images.js';
-import { postJson, startService, type RunningService } from '../helpers/service.js';
+import { startService, type RunningService } from '../helpers/service.js';
+import { requireTool } from '../helpers/required-tool.js';
 
 const run = promisify(execFile);
 const prometheusDir = path.resolve('deploy/prometheus');
 
-/** Whether a tool from Debian's prometheus package is on PATH (.ci/run installs it). */
-async function installed(tool: 'promtool' | 'prometheus'): Promise<boolean> {
-  try {
-    await run(tool, ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-const promtoolMissing = (await installed('promtool'))
-  ? false
-  : 'promtool is not installed (apt-get install prometheus; .ci/run does)';
-const prometheusMissing = (await installed('prometheus'))
-  ? false
-  : 'prometheus is not installed (apt-get install prometheus; .ci/run does)';
-
 describe('Prometheus rules and config, checked by promtool', () => {
-  test('promtool check rules deploy/prometheus/rules.yml', { skip: promtoolMissing }, async () => {
+  test('promtool check rules deploy/prometheus/rules.yml', async () => {
+    await requireTool('promtool');
     const { stdout } = await run('promtool', ['check', 'rules', 'rules.yml'], { cwd: prometheusDir });
     assert.match(stdout, /SUCCESS: \d+ rules found/);
   });
 
-  test(
-    'promtool check config deploy/prometheus/prometheus.yml (the file docker-compose.yml mounts)',
-    { skip: promtoolMissing },
-    async () => {
-      const { stdout } = await run('promtool', ['check', 'config', 'prometheus.yml'], { cwd: prometheusDir });
-      assert.match(stdout, /is valid prometheus config file syntax/);
-    },
-  );
+  test('promtool check config deploy/prometheus/prometheus.yml (the file docker-compose.yml mounts)', async () => {
+    await requireTool('promtool');
+    const { stdout } = await run('promtool', ['check', 'config', 'prometheus.yml'], { cwd: prometheusDir });
+    assert.match(stdout, /is valid prometheus config file syntax/);
+  });
 
-  test(
-    'promtool test rules deploy/prometheus/rules.test.yml (error rate, queue saturation, uncertainty drift)',
-    { skip: promtoolMissing },
-    async () => {
-      const { stdout } = await run('promtool', ['test', 'rules', 'rules.test.yml'], { cwd: prometheusDir });
-      assert.match(stdout, /SUCCESS/);
-    },
-  );
+  test('promtool test rules deploy/prometheus/rules.test.yml (error rate, queue saturation, uncertainty drift)', async () => {
+    await requireTool('promtool');
+    const { stdout } = await run('promtool', ['test', 'rules', 'rules.test.yml'], { cwd: prometheusDir });
+    assert.match(stdout, /SUCCESS/);
+  });
 
   test('every alert the issue asks for is defined', async () => {
     const rules = parse(await readFile(path.join(prometheusDir, 'rules.yml'), 'utf8')) as {
@@ -79,7 +60,7 @@ async function freePort(): Promise<number> {
 
 type Vector = Array<{ metric: Record<string, string>; value: [number, string] }>;
 
-describe('a real Prometheus scraping the service', { skip: prometheusMissing, timeout: 30_000 }, () => {
+describe('a real Prometheus scraping the service', { timeout: 30_000 }, () => {
   let service: RunningService;
   let prometheus: ChildProcess;
   let prometheusUrl: string;
@@ -87,6 +68,7 @@ describe('a real Prometheus scraping the service', { skip: prometheusMissing, ti
   let log = '';
 
   beforeAll(async () => {
+    await requireTool('prometheus');
     service = await startService({ models: ['dots'] });
     workDir = await mkdtemp(path.join(os.tmpdir(), 'huber-prometheus-'));
     // The committed config, pointed at this test's server and scraping every second.
@@ -176,7 +158,9 @@ describe('a real Prometheus scraping the service', { skip: prometheusMissing, ti
     const predictions = 5;
     let relativeRmse = 0;
     for (let i = 0; i < predictions; i++) {
-      const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: png.toString('base64'), boxes: [box] });
+      const response = await request(service.url)
+        .post('/v1/models/dots/predict')
+        .send({ image: png.toString('base64'), boxes: [box] });
       assert.equal(response.status, 200);
       relativeRmse = response.body.instances[0].keypoints[0].rmse / Math.hypot(box.width, box.height);
     }

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import request from 'supertest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { writeFixtureRepository, type BrokenModelKind, type FixtureModelName } from './fixture-models.js';
@@ -48,11 +49,33 @@ export async function startService(
   };
 }
 
+/**
+ * POSTs a JSON body through supertest and returns status, content type and parsed body. Prefer
+ * `request(service.url).post(path).send(body)` in new tests; this stays for callers that hold a full URL.
+ */
 export async function postJson(url: string, body: unknown): Promise<{ status: number; type: string; body: any }> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, type: response.headers.get('content-type') ?? '', body: await response.json() };
+  const { origin, pathname, search } = new URL(url);
+  const response = await request(origin)
+    .post(`${pathname}${search}`)
+    .set('content-type', 'application/json')
+    .send(JSON.stringify(body));
+  return { status: response.status, type: response.headers['content-type'] ?? '', body: response.body };
+}
+
+/**
+ * Sends exactly these bytes with exactly these headers. supertest would otherwise serialize a Buffer declared
+ * as JSON into `{"type":"Buffer",…}` and label a string without a type as a form.
+ */
+export function sendRaw(
+  url: string,
+  method: 'post' | 'put',
+  path: string,
+  body: string | Uint8Array,
+  headers: Record<string, string> = {},
+): request.Test {
+  return request(url)
+    [method](path)
+    .set(headers)
+    .serialize((data: unknown) => data as string)
+    .send(Buffer.from(body));
 }

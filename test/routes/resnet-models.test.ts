@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
+import request from 'supertest';
 import sharp from 'sharp';
 import { DEFAULT_MODEL_NAME, ensureDefaultModel } from '../../tools/model-builder/default-model.js';
 import { SeededRandom } from '../../tools/seeded-random.js';
 import { WFLW_KEYPOINT_NAMES } from '../../tools/model-builder/wflw.js';
-import { postJson, startService, type RunningService } from '../helpers/service.js';
+import { startService, type RunningService } from '../helpers/service.js';
 
 /** A photo-like JPEG: smooth gradients plus seeded noise, so the network sees varied input. */
 async function syntheticPhoto(width: number, height: number): Promise<Buffer> {
@@ -33,10 +34,12 @@ describe('ResNet Huber regressors end to end (CPU)', () => {
   for (const model of [DEFAULT_MODEL_NAME, 'resnet18-huber-tiny']) {
     test(`${model} loads and answers with 98 finite keypoints, marked untrained`, async () => {
       const box = { x: 200, y: 120, width: 220, height: 260 };
-      const response = await postJson(`${service.url}/v1/models/${model}/predict`, {
-        image: photo.toString('base64'),
-        boxes: [box],
-      });
+      const response = await request(service.url)
+        .post(`/v1/models/${model}/predict`)
+        .send({
+          image: photo.toString('base64'),
+          boxes: [box],
+        });
       assert.equal(response.status, 200, JSON.stringify(response.body));
       assert.equal(response.body.model.trained, false);
       assert.equal(response.body.model.executionProvider, 'cpu');
