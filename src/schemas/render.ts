@@ -45,11 +45,12 @@ export const RenderMultipartBody = Type.Object(
 export type RenderBody = Required<Omit<Static<typeof RenderJsonBody>, 'image' | 'boxes' | 'format'>> &
   Pick<Static<typeof RenderJsonBody>, 'format'> & { image: string | Buffer; boxes?: Static<typeof Box>[] };
 
-const picture = (description: string) => ({ description, schema: { type: 'string', format: 'binary' } });
+const picture = (example: string) => ({ schema: { type: 'string', format: 'binary', examples: [example] } });
 
 /** The 200 answer in each format. */
 export const RenderResponse = {
-  description: 'The EXIF-oriented image at its pixel size with boxes, means, ellipses and edges drawn.',
+  description:
+    "The EXIF-oriented image at its pixel size with boxes, means, ellipses and edges drawn: PNG (the default), JPEG (quality 90), or SVG whose viewBox is the image's pixel grid, the image embedded as a data URI, each mean and ellipse with a <title> for hover.",
   headers: {
     'x-model-trained': {
       description: "The manifest's `trained`: false for demonstration weights (the picture's legend says so too).",
@@ -57,10 +58,10 @@ export const RenderResponse = {
     },
   },
   content: {
-    'image/png': picture('PNG (the default).'),
-    'image/jpeg': picture('JPEG, quality 90.'),
+    'image/png': picture('(PNG file bytes)'),
+    'image/jpeg': picture('(JPEG file bytes)'),
     'image/svg+xml': picture(
-      "SVG: the viewBox is the image's pixel grid, the image embedded as a data URI; each mean and ellipse carries a <title> for hover.",
+      '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480" viewBox="0 0 640 480"><image class="input" href="data:image/jpeg;base64,…"/>…<ellipse cx="469.69" cy="314.36" rx="31.06" ry="20.15" transform="rotate(86.8 469.69 314.36)" class="uncertainty" stroke="#fdae61"><title>contour_0 …</title></ellipse>…</svg>',
     ),
   },
 };
