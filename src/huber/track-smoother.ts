@@ -195,7 +195,7 @@ interface Solution {
   readonly converged: boolean;
 }
 
-/** Newton with the second-order term and a backtracking line search, IRLS where Newton cannot go. */
+/** Newton's full step with the second-order term where it decreases J by the Armijo amount, else the IRLS step. */
 function solveMap(track: PreparedTrack, prior: PriorBlocks): Solution {
   const n = track.frames;
   const m = 2 * track.dimension;
@@ -253,9 +253,13 @@ function solveMap(track: PreparedTrack, prior: PriorBlocks): Solution {
     step = solveBlockTridiagonal(irls, negative);
     decrement = -dot(gradient, step);
     for (let i = 0; i < states.length; i++) candidate[i] = states[i] + step[i];
-    const candidateValue = objective(track, prior, candidate, null);
-    if (candidateValue <= value) states.set(candidate);
-    if (decrement <= threshold) return { states, iterations: iteration, converged: true };
+    if (decrement <= threshold) {
+      if (objective(track, prior, candidate, null) <= value) states.set(candidate);
+      return { states, iterations: iteration, converged: true };
+    }
+    // The IRLS step can only fail to descend through rounding; repeating it would change nothing.
+    if (objective(track, prior, candidate, null) > value) return { states, iterations: iteration, converged: false };
+    states.set(candidate);
   }
   return { states, iterations: track.maxIterations, converged: false };
 }
