@@ -54,3 +54,18 @@ export {
 export type { FuseMlOptions, FuseMlResult } from './fusion.js';
 export { ellipse, ellipseFromCovariance, rmse } from './describe.js';
 export { fuseKeypointViews } from './predict.js';
+export { EvidenceError } from './fusion-errors.js';
+export { fusePoint, OUTLIER_LEVEL, UNIQUENESS_RATIO } from './point-fusion.js';
+export type { FusedPoint, FusionOptions, GaussianObservation, ObservationDiagnostics } from './point-fusion.js';
+export { cameraFromIntrinsics, cameraFromProjection, rodrigues } from './camera.js';
+export type { Camera, CameraIntrinsics } from './camera.js';
+export { triangulateDlt, triangulatePoint, TRIANGULATION_QUADRATURE } from './triangulation.js';
+export type { CameraDiagnostics, CameraObservation, TriangulatedPoint, TriangulationOptions } from './triangulation.js';
+export { integratePosterior } from './posterior-integration.js';
+export type {
+  FactorComponent,
+  PosteriorFactor,
+  PosteriorFrame,
+  PosteriorSummary,
+  QuadratureSettings,
+} from './posterior-integration.js';

@@ -69,6 +69,8 @@ const MAX_SOLVER_ITERATIONS = 200;
 const MAX_FIXED_POINT_ITERATIONS = 50;
 /** SPEC §9: the position's fixed point stops below this share of the mean camera distance. */
 const FIXED_POINT_TOLERANCE = 1e-9;
+/** Energy gap beyond which a mixture component is left out of the quadrature. */
+const NEGLIGIBLE_COMPONENT = 80;
 
 interface Component {
   mean: Float64Array;
@@ -508,10 +510,15 @@ function fullHessian(
 }
 
 /** Each camera's factor with its projection linearized at X̂: residual W(π(X̂) + J(X − X̂) − μ). */
-function linearizedFactors(views: readonly View[], at: Float64Array): PosteriorFactor[] {
+function linearizedFactors(views: readonly View[], at: Float64Array, delta: number): PosteriorFactor[] {
   return views.map((view) => {
     const { point, jacobian } = view.camera.projectWithJacobian(at);
-    return view.components.map((component) => {
+    const energies = view.components.map((c) => componentState(c, point, jacobian, delta).energy);
+    const lowest = Math.min(...energies);
+    // A component e^{−80} below the best at X̂ cannot matter where the posterior has mass (its rays stop
+    // where the cost has risen 30), and dropping it saves an exp and a log per quadrature node.
+    const kept = view.components.filter((_, k) => energies[k] - lowest <= NEGLIGIBLE_COMPONENT);
+    return kept.map((component) => {
       const w = component.whitening;
       const map = new Float64Array(6);
       const offset = new Float64Array(2);
@@ -612,7 +619,7 @@ export function triangulatePoint(
       return integratePosterior(
         3,
         delta,
-        linearizedFactors(views, at),
+        linearizedFactors(views, at, delta),
         { center, scale },
         quadrature,
         withLevel ? [level, ...extraLevels] : [],

@@ -17,7 +17,7 @@ export function referenceCost(factors: readonly ReferenceFactor[], y: ArrayLike<
   let total = 0;
   for (const { mean, precision } of factors) {
     let q = 0;
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) q += (y[i] - mean[i]) * precision[i * d + j] * (y[j] - mean[j]);
+    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) q += (y[i]! - mean[i]!) * precision[i * d + j]! * (y[j]! - mean[j]!);
     total += referenceLoss(Math.sqrt(Math.max(0, q)), delta);
   }
   return total;
@@ -60,13 +60,13 @@ export function referenceMoments(
   const monomial = (powers: number[]): number => {
     const inner = (level: number): number => {
       const f = (x: number): number => {
-        y[level] = center[level] + x;
+        y[level] = center[level]! + x;
         let weight = 1;
-        for (let p = 0; p < powers[level]; p++) weight *= x;
-        if (weight === 0 && powers[level] > 0) return 0;
+        for (let p = 0; p < powers[level]!; p++) weight *= x;
+        if (weight === 0 && powers[level]! > 0) return 0;
         return weight * (level === d - 1 ? Math.exp(base - referenceCost(factors, y, delta)) : inner(level + 1));
       };
-      return integrate(f, -halfWidth[level], halfWidth[level], relTol, 1e-300);
+      return integrate(f, -halfWidth[level]!, halfWidth[level]!, relTol, 1e-300);
     };
     return inner(0);
   };
@@ -77,11 +77,11 @@ export function referenceMoments(
   for (let i = 0; i < d; i++) {
     for (let j = i; j < d; j++) {
       const second = monomial(zero.map((_, k) => (k === i ? 1 : 0) + (k === j ? 1 : 0))) / mass;
-      covariance[i * d + j] = second - first[i] * first[j];
-      covariance[j * d + i] = covariance[i * d + j];
+      covariance[i * d + j] = second - first[i]! * first[j]!;
+      covariance[j * d + i] = covariance[i * d + j]!;
     }
   }
-  return { mean: first.map((v, i) => center[i] + v), covariance };
+  return { mean: first.map((v, i) => center[i]! + v), covariance };
 }
 
 /**
@@ -102,7 +102,7 @@ export function bruteForceMinimum(
   for (let index = 0; index < total; index++) {
     let rest = index;
     for (let i = 0; i < d; i++) {
-      y[i] = lo[i] + ((hi[i] - lo[i]) * (rest % (grid + 1))) / grid;
+      y[i] = lo[i]! + ((hi[i]! - lo[i]!) * (rest % (grid + 1))) / grid;
       rest = Math.floor(rest / (grid + 1));
     }
     const value = cost(y);
@@ -111,7 +111,7 @@ export function bruteForceMinimum(
       best.set(y);
     }
   }
-  let step = Math.max(...hi.map((h, i) => h - lo[i])) / grid;
+  let step = Math.max(...hi.map((h, i) => h - lo[i]!)) / grid;
   const trial = new Float64Array(d);
   // Pattern search over all 3^d − 1 neighbours, so it follows diagonal valleys as well.
   while (step > 1e-11 * Math.max(1, ...Array.from(best, Math.abs))) {
@@ -119,7 +119,7 @@ export function bruteForceMinimum(
     for (let index = 0; index < Math.pow(3, d); index++) {
       let rest = index;
       for (let i = 0; i < d; i++) {
-        trial[i] = best[i] + ((rest % 3) - 1) * step;
+        trial[i] = best[i]! + ((rest % 3) - 1) * step;
         rest = Math.floor(rest / 3);
       }
       const value = cost(trial);

@@ -35,23 +35,24 @@ describe('rodrigues', () => {
       const angle = Math.hypot(...omega);
       const axis = omega.map((v) => v / angle);
       const r = rodrigues(omega);
-      const apply = (v: number[]): number[] => [0, 1, 2].map((i) => r[i * 3] * v[0] + r[i * 3 + 1] * v[1] + r[i * 3 + 2] * v[2]);
+      const apply = (v: number[]): number[] =>
+        [0, 1, 2].map((i) => r[i * 3]! * v[0]! + r[i * 3 + 1]! * v[1]! + r[i * 3 + 2]! * v[2]!);
       expect(apply(axis)).toBeCloseToNested(axis, { abs: 1e-14 });
       // A unit vector perpendicular to the axis turns by exactly the angle.
-      const helper = Math.abs(axis[0]) < 0.9 ? [1, 0, 0] : [0, 1, 0];
+      const helper = Math.abs(axis[0]!) < 0.9 ? [1, 0, 0] : [0, 1, 0];
       const cross = [
-        axis[1] * helper[2] - axis[2] * helper[1],
-        axis[2] * helper[0] - axis[0] * helper[2],
-        axis[0] * helper[1] - axis[1] * helper[0],
+        axis[1]! * helper[2]! - axis[2]! * helper[1]!,
+        axis[2]! * helper[0]! - axis[0]! * helper[2]!,
+        axis[0]! * helper[1]! - axis[1]! * helper[0]!,
       ];
       const norm = Math.hypot(...cross);
       const perpendicular = cross.map((v) => v / norm);
       const turned = apply(perpendicular);
-      const cosine = turned.reduce((s, v, i) => s + v * perpendicular[i], 0);
+      const cosine = turned.reduce((s, v, i) => s + v * perpendicular[i]!, 0);
       expect(cosine).toBeCloseToNested(Math.cos(angle), { abs: 1e-14 });
       for (let i = 0; i < 3; i++) {
         for (let j = 0; j < 3; j++) {
-          const dot = r[i * 3] * r[j * 3] + r[i * 3 + 1] * r[j * 3 + 1] + r[i * 3 + 2] * r[j * 3 + 2];
+          const dot = r[i * 3]! * r[j * 3]! + r[i * 3 + 1]! * r[j * 3 + 1]! + r[i * 3 + 2]! * r[j * 3 + 2]!;
           expect(dot).toBeCloseToNested(i === j ? 1 : 0, { abs: 1e-14 });
         }
       }
@@ -103,8 +104,8 @@ describe('projection', () => {
           const h = 1e-3;
           const plus = cam.project(X.map((v, i) => (i === j ? v + h : v)));
           const minus = cam.project(X.map((v, i) => (i === j ? v - h : v)));
-          const numeric = [0, 1].map((i) => (plus[i] - minus[i]) / (2 * h));
-          const scale = Math.max(Math.abs(jacobian[j]), Math.abs(jacobian[3 + j]), 1e-3);
+          const numeric = [0, 1].map((i) => (plus[i]! - minus[i]!) / (2 * h));
+          const scale = Math.max(Math.abs(jacobian[j]!), Math.abs(jacobian[3 + j]!), 1e-3);
           expect([jacobian[j], jacobian[3 + j]]).toBeCloseToNested(numeric, { abs: 1e-6 * scale });
         }
       }
@@ -120,7 +121,7 @@ describe('projection', () => {
       for (const sign of [1, -1]) {
         const matrixCamera = cameraFromProjection(
           'p',
-          p.map((row) => row.map((v) => sign * v)),
+          p.map((row) => row.map((v) => sign * v!)),
         );
         expect(matrixCamera.center).toBeCloseToNested(camera.center, { abs: 1e-9 });
         for (let k = 0; k < 5; k++) {
@@ -131,9 +132,9 @@ describe('projection', () => {
       }
       // The centre is the one point with no image: P·[C; 1] = 0.
       const image = [0, 1, 2].map(
-        (i) => p[i][0] * camera.center[0] + p[i][1] * camera.center[1] + p[i][2] * camera.center[2] + p[i][3],
+        (i) => p[i]![0]! * camera.center[0]! + p[i]![1]! * camera.center[1]! + p[i]![2]! * camera.center[2]! + p[i]![3]!,
       );
-      expect(image).toBeCloseToNested([0, 0, 0], { abs: 1e-6 * Math.hypot(...p[0]) });
+      expect(image).toBeCloseToNested([0, 0, 0], { abs: 1e-6 * Math.hypot(...p[0]!.map((v) => v!)) });
     }
   });
 
@@ -143,7 +144,7 @@ describe('projection', () => {
     const r = rodrigues(intrinsics.rotation as number[]);
     const asMatrix = cameraFromIntrinsics('m', {
       ...intrinsics,
-      rotation: [0, 1, 2].map((i) => [r[i * 3], r[i * 3 + 1], r[i * 3 + 2]]),
+      rotation: [0, 1, 2].map((i) => [r[i * 3]!, r[i * 3 + 1]!, r[i * 3 + 2]!]),
     });
     const asVector = cameraFromIntrinsics('v', intrinsics);
     expect(asMatrix.project([10, 20, 30])).toBeCloseToNested(asVector.project([10, 20, 30]), { rel: 1e-14 });
@@ -155,8 +156,8 @@ describe('projection', () => {
       const camera = cameraFromIntrinsics('c', randomIntrinsics(rng));
       const X = [rng.range(-800, 800), rng.range(-500, 500), rng.range(-200, 200)];
       const p = camera.linear;
-      const w = p[8] * X[0] + p[9] * X[1] + p[10] * X[2] + p[11];
-      const linear = [0, 1].map((i) => (p[i * 4] * X[0] + p[i * 4 + 1] * X[1] + p[i * 4 + 2] * X[2] + p[i * 4 + 3]) / w);
+      const w = p[8]! * X[0]! + p[9]! * X[1]! + p[10]! * X[2]! + p[11]!;
+      const linear = [0, 1].map((i) => (p[i * 4]! * X[0]! + p[i * 4 + 1]! * X[1]! + p[i * 4 + 2]! * X[2]! + p[i * 4 + 3]!) / w);
       expect(camera.undistort(camera.project(X))).toBeCloseToNested(linear, { abs: 1e-8 });
     }
   });
