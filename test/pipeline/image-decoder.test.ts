@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'vitest';
 import sharp from 'sharp';
-import { ProblemError } from '../../src/errors.js';
+import { DomainError } from '../../src/domain-errors.js';
+import { problemFromDomain } from '../../src/errors.js';
 import { decodeImage } from '../../src/pipeline/image-decoder.js';
 import { encodeCmykTiff, encodePng, pngClaiming } from '../hardening/image-writers.js';
 import { dotImage, dotPixels } from '../helpers/images.js';
@@ -36,8 +37,9 @@ function assertGreyPixels(pixels: Buffer, tolerance: number, what: string) {
 
 async function expectProblem(bytes: Buffer, status: number, detail: RegExp, maxPixels = limits.maxPixels) {
   await assert.rejects(decodeImage(bytes, { maxPixels }), (error: unknown) => {
-    assert.ok(error instanceof ProblemError, String(error));
-    assert.equal(error.status, status, error.message);
+    // The decoder raises domain errors; the status is what the HTTP layer maps them to.
+    assert.ok(error instanceof DomainError, String(error));
+    assert.equal(problemFromDomain(error).status, status, error.message);
     assert.match(error.message, detail);
     return true;
   });
