@@ -18,24 +18,30 @@ export interface BlockTridiagonalFactor {
 }
 
 /**
- * Cholesky of the m×m block at `offset` of `source` into `target` at `offset`; false when a pivot is not
- * above `relativeFloor` times its diagonal entry, which is how a matrix that is not (numerically)
- * positive definite shows.
+ * Cholesky of the m×m block at `sourceAt` of `source` (only its lower triangle is read) into `target` at
+ * `targetAt`; false when a pivot is not above `relativeFloor` times its diagonal entry, which is how a
+ * matrix that is not (numerically) positive definite shows.
  */
-function choleskyBlock(source: Float64Array, target: Float64Array, offset: number, m: number, relativeFloor: number): boolean {
+function choleskyBlock(
+  source: Float64Array,
+  sourceAt: number,
+  target: Float64Array,
+  targetAt: number,
+  m: number,
+  relativeFloor: number,
+): boolean {
   for (let j = 0; j < m; j++) {
-    const original = source[offset + j * m + j];
+    const original = source[sourceAt + j * m + j];
     let pivot = original;
-    for (let k = 0; k < j; k++) pivot -= target[offset + j * m + k] * target[offset + j * m + k];
+    for (let k = 0; k < j; k++) pivot -= target[targetAt + j * m + k] * target[targetAt + j * m + k];
     if (!(pivot > relativeFloor * Math.abs(original)) || !Number.isFinite(pivot)) return false;
     const root = Math.sqrt(pivot);
-    target[offset + j * m + j] = root;
+    target[targetAt + j * m + j] = root;
     for (let i = j + 1; i < m; i++) {
-      let sum = source[offset + i * m + j];
-      for (let k = 0; k < j; k++) sum -= target[offset + i * m + k] * target[offset + j * m + k];
-      target[offset + i * m + j] = sum / root;
+      let sum = source[sourceAt + i * m + j];
+      for (let k = 0; k < j; k++) sum -= target[targetAt + i * m + k] * target[targetAt + j * m + k];
+      target[targetAt + i * m + j] = sum / root;
     }
-    for (let k = j + 1; k < m; k++) target[offset + j * m + k] = 0;
   }
   return true;
 }
@@ -77,32 +83,25 @@ export function factorBlockTridiagonal(
   const mm = m * m;
   const cholesky = new Float64Array(blocks * mm);
   const gain = new Float64Array(Math.max(0, blocks - 1) * mm);
-  const schur = new Float64Array(blocks * mm);
-  schur.set(diagonal.subarray(0, mm), 0);
+  // One block's Schur complement at a time; only its lower triangle is formed, the half Cholesky reads.
+  const schur = new Float64Array(mm);
   for (let i = 0; i < blocks; i++) {
     const at = i * mm;
-    if (i > 0) {
-      const prev = (i - 1) * mm;
+    if (i === 0) schur.set(diagonal.subarray(0, mm));
+    else {
+      const prev = at - mm;
       // S_i = D_i − U_{i−1}ᵀ G_{i−1}
       for (let r = 0; r < m; r++) {
-        for (let c = 0; c < m; c++) {
+        for (let c = 0; c <= r; c++) {
           let sum = diagonal[at + r * m + c];
           for (let k = 0; k < m; k++) sum -= upper[prev + k * m + r] * gain[prev + k * m + c];
-          schur[at + r * m + c] = sum;
-        }
-      }
-      // Symmetric in exact arithmetic; averaging keeps rounding from tipping the Cholesky.
-      for (let r = 0; r < m; r++) {
-        for (let c = r + 1; c < m; c++) {
-          const mean = 0.5 * (schur[at + r * m + c] + schur[at + c * m + r]);
-          schur[at + r * m + c] = mean;
-          schur[at + c * m + r] = mean;
+          schur[r * m + c] = sum;
         }
       }
     }
-    if (!choleskyBlock(schur, cholesky, at, m, relativeFloor)) return null;
+    if (!choleskyBlock(schur, 0, cholesky, at, m, relativeFloor)) return null;
     if (i < blocks - 1) {
-      gain.set(upper.subarray(at, at + mm), at);
+      for (let k = 0; k < mm; k++) gain[at + k] = upper[at + k];
       for (let c = 0; c < m; c++) choleskySolveInPlace(cholesky, at, m, gain, at + c, m);
     }
   }
