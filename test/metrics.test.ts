@@ -1,20 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { promisify } from 'node:util';
+import request from 'supertest';
 import { dotImage } from './helpers/images.js';
-import { postJson, startService, type RunningService } from './helpers/service.js';
-
-const run = promisify(execFile);
-
-async function promtoolPath(): Promise<string | null> {
-  try {
-    await run('promtool', ['--version']);
-    return 'promtool';
-  } catch {
-    return null;
-  }
-}
+import { startService, type RunningService } from './helpers/service.js';
+import { requireTool } from './helpers/required-tool.js';
 
 /** Parses the text exposition into sample lines keyed by name and label set. */
 function samples(text: string): Map<string, number> {
@@ -38,13 +28,17 @@ describe('GET /metrics', () => {
       { x: 220, y: 110, sigma: 4 },
     ]);
     for (let i = 0; i < 3; i++) {
-      const response = await postJson(`${service.url}/v1/models/dots/predict`, {
-        image: png.toString('base64'),
-        boxes: [{ x: 40, y: 40, width: 240, height: 160 }],
-      });
+      const response = await request(service.url)
+        .post('/v1/models/dots/predict')
+        .send({
+          image: png.toString('base64'),
+          boxes: [{ x: 40, y: 40, width: 240, height: 160 }],
+        });
       assert.equal(response.status, 200);
     }
-    await postJson(`${service.url}/v1/models/nope/predict`, { image: png.toString('base64') });
+    await request(service.url)
+      .post('/v1/models/nope/predict')
+      .send({ image: png.toString('base64') });
     const response = await fetch(`${service.url}/metrics`);
     assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
     text = await response.text();
@@ -73,13 +67,9 @@ describe('GET /metrics', () => {
     assert.doesNotMatch(text, /^# TYPE \S+_total gauge$/m);
   });
 
-  test('the exposition passes promtool check metrics', async (context) => {
-    const promtool = await promtoolPath();
-    if (!promtool) {
-      context.skip("promtool is not installed (.ci/run installs Debian's prometheus package)");
-      return;
-    }
-    const child = execFile(promtool, ['check', 'metrics']);
+  test('the exposition passes promtool check metrics', async () => {
+    await requireTool('promtool');
+    const child = execFile('promtool', ['check', 'metrics']);
     const output: string[] = [];
     child.stdout?.on('data', (chunk) => output.push(String(chunk)));
     child.stderr?.on('data', (chunk) => output.push(String(chunk)));

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { afterAll, beforeAll, describe, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import request from 'supertest';
 import type { BatchEvent } from '../../src/inference/dynamic-batcher.js';
 import { dotImage } from '../helpers/images.js';
-import { postJson, startService, type RunningService } from '../helpers/service.js';
+import { startService, type RunningService } from '../helpers/service.js';
 
 type Box = { x: number; y: number; width: number; height: number };
 
@@ -13,11 +14,7 @@ interface Case {
 /** Every number in `actual` within `tolerance` of the one at the same place in `expected`. */
 function assertNumbersClose(actual: unknown, expected: unknown, tolerance: number, where = '$'): void {
   if (typeof expected === 'number') {
-    assert.equal(typeof actual, 'number', `${where}: ${JSON.stringify(actual)} is not a number`);
-    assert.ok(
-      Math.abs((actual as number) - expected) <= tolerance,
-      `${where}: ${actual} differs from ${expected} by more than ${tolerance}`,
-    );
+    expect(actual, where).toBeCloseToNested(expected, { abs: tolerance });
   } else if (Array.isArray(expected)) {
     assert.ok(Array.isArray(actual) && actual.length === expected.length, `${where}: length differs`);
     expected.forEach((value, index) => assertNumbersClose((actual as unknown[])[index], value, tolerance, `${where}[${index}]`));
@@ -82,11 +79,12 @@ describe('batching through the HTTP service', () => {
     // Bad requests interleaved with good ones, all in flight at once.
     const mixed = [...cases.map((entry) => ({ ...entry, status: 200 }))];
     bad.forEach((entry, index) => mixed.splice(3 + 4 * index, 0, entry));
-    const url = `${batched.url}/v1/models/dots/predict`;
-    const responses = await Promise.all(mixed.map((entry) => postJson(url, entry.body)));
+    const responses = await Promise.all(
+      mixed.map((entry) => request(batched.url).post('/v1/models/dots/predict').send(entry.body)),
+    );
 
-    const reference: Array<Awaited<ReturnType<typeof postJson>>> = [];
-    for (const entry of cases) reference.push(await postJson(`${unbatched.url}/v1/models/dots/predict`, entry.body));
+    const reference: request.Response[] = [];
+    for (const entry of cases) reference.push(await request(unbatched.url).post('/v1/models/dots/predict').send(entry.body));
 
     let good = 0;
     mixed.forEach((entry, index) => {

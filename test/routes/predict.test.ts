@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { afterAll, beforeAll, describe, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import request from 'supertest';
 import sharp from 'sharp';
 import { DOTS_A, DOTS_NU_NORMALIZATION } from '../helpers/fixture-models.js';
 import { dotImage, dotPixels, type Dot } from '../helpers/images.js';
-import { postJson, startService, type RunningService } from '../helpers/service.js';
+import { startService, type RunningService } from '../helpers/service.js';
 
 // SPEC §1 check values for d = 2, δ = 1, used as independent constants.
 const KAPPA_2_1 = 3.076474;
@@ -25,10 +26,6 @@ function dotsFor(box: Box, crop: { size: number }, image: [number, number] = [1e
   const right = { x: inside(cx + 0.17 * side, image[0]), y: inside(cy + 0.09 * side, image[1]), sigma };
   assert.ok(cx - left.x > 4 * sigma && right.x - cx > 4 * sigma, 'test setup: dots must sit in their own halves');
   return { left, right };
-}
-
-function near(actual: number, expected: number, tolerance: number, what: string) {
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} differs from ${expected} by more than ${tolerance}`);
 }
 
 function inverse2(m: number[][]): number[][] {
@@ -64,19 +61,21 @@ describe('POST /v1/models/{model}/predict', () => {
         test(`${model} finds both dots within 0.5 px: box ${label}, tta ${tta}`, async () => {
           const { left, right } = dotsFor(box, { size: 64 }, image);
           const png = await dotImage(image[0], image[1], [left, right]);
-          const response = await postJson(`${service.url}/v1/models/${model}/predict`, {
-            image: png.toString('base64'),
-            boxes: [box],
-            tta,
-          });
+          const response = await request(service.url)
+            .post(`/v1/models/${model}/predict`)
+            .send({
+              image: png.toString('base64'),
+              boxes: [box],
+              tta,
+            });
           assert.equal(response.status, 200, JSON.stringify(response.body));
           const [leftDot, rightDot] = response.body.instances[0].keypoints;
           assert.equal(leftDot.name, 'left_dot');
           assert.equal(rightDot.name, 'right_dot');
-          near(leftDot.x, left.x, 0.5, 'left x');
-          near(leftDot.y, left.y, 0.5, 'left y');
-          near(rightDot.x, right.x, 0.5, 'right x');
-          near(rightDot.y, right.y, 0.5, 'right y');
+          expect(leftDot.x, 'left x').toBeCloseToNested(left.x, { abs: 0.5 });
+          expect(leftDot.y, 'left y').toBeCloseToNested(left.y, { abs: 0.5 });
+          expect(rightDot.x, 'right x').toBeCloseToNested(right.x, { abs: 0.5 });
+          expect(rightDot.y, 'right y').toBeCloseToNested(right.y, { abs: 0.5 });
           assert.deepEqual(response.body.image, { width: image[0], height: image[1] });
         });
       }
@@ -92,13 +91,15 @@ describe('POST /v1/models/{model}/predict', () => {
     const aInverse = inverse2(DOTS_A);
     const sigmaInput = multiply2(aInverse, aInverse).map((row) => row.map((value) => KAPPA_2_1 * value * scale * scale));
     for (const tta of [false, true]) {
-      const response = await postJson(`${service.url}/v1/models/dots/predict`, {
-        image: png.toString('base64'),
-        boxes: [box],
-        tta,
-        level: 0.95,
-        includeViews: true,
-      });
+      const response = await request(service.url)
+        .post('/v1/models/dots/predict')
+        .send({
+          image: png.toString('base64'),
+          boxes: [box],
+          tta,
+          level: 0.95,
+          includeViews: true,
+        });
       assert.equal(response.status, 200);
       const keypoint = response.body.instances[0].keypoints[0];
       // Agreeing views: the mixture moment is the average of the two views' covariances.
@@ -110,30 +111,29 @@ describe('POST /v1/models/{model}/predict', () => {
         : sigmaInput;
       const tolerance = 0.02 * sigmaInput[0]![0]!;
       for (const i of [0, 1])
-        for (const j of [0, 1]) near(keypoint.covariance[i][j], expected[i]![j]!, tolerance, `Σ${i}${j} (tta ${tta})`);
+        for (const j of [0, 1])
+          expect(keypoint.covariance[i][j], `Σ${i}${j} (tta ${tta})`).toBeCloseToNested(expected[i]![j]!, { abs: tolerance });
       const trace = expected[0]![0]! + expected[1]![1]!;
-      near(keypoint.rmse, Math.sqrt(trace), 0.01 * Math.sqrt(trace), 'rmse');
+      expect(keypoint.rmse, 'rmse').toBeCloseToNested(Math.sqrt(trace), { abs: 0.01 * Math.sqrt(trace) });
       // Semi-axes are r_p √(eigenvalues of Σ / κ).
       const half = trace / 2;
       const spread = Math.sqrt(((expected[0]![0]! - expected[1]![1]!) / 2) ** 2 + expected[0]![1]! ** 2);
-      near(
-        keypoint.ellipse.semiMajor,
-        R95_2_1 * Math.sqrt((half + spread) / KAPPA_2_1),
-        0.01 * keypoint.ellipse.semiMajor,
-        'semiMajor',
-      );
-      near(
-        keypoint.ellipse.semiMinor,
-        R95_2_1 * Math.sqrt((half - spread) / KAPPA_2_1),
-        0.01 * keypoint.ellipse.semiMajor,
-        'semiMinor',
-      );
+      expect(keypoint.ellipse.semiMajor, 'semiMajor').toBeCloseToNested(R95_2_1 * Math.sqrt((half + spread) / KAPPA_2_1), {
+        abs: 0.01 * keypoint.ellipse.semiMajor,
+      });
+      expect(keypoint.ellipse.semiMinor, 'semiMinor').toBeCloseToNested(R95_2_1 * Math.sqrt((half - spread) / KAPPA_2_1), {
+        abs: 0.01 * keypoint.ellipse.semiMajor,
+      });
       assert.equal(keypoint.ellipse.level, 0.95);
       const views = response.body.instances[0].views;
       assert.equal(views.length, tta ? 2 : 1);
       if (tta) {
-        near(views[1].keypoints[0].covariance[0][1], -sigmaInput[0]![1]!, tolerance, 'mirrored view σxy');
-        near(views[0].keypoints[0].covariance[0][1], sigmaInput[0]![1]!, tolerance, 'plain view σxy');
+        expect(views[1].keypoints[0].covariance[0][1], 'mirrored view σxy').toBeCloseToNested(-sigmaInput[0]![1]!, {
+          abs: tolerance,
+        });
+        expect(views[0].keypoints[0].covariance[0][1], 'plain view σxy').toBeCloseToNested(sigmaInput[0]![1]!, {
+          abs: tolerance,
+        });
       }
     }
   });
@@ -144,16 +144,18 @@ describe('POST /v1/models/{model}/predict', () => {
     const box = { x: 40, y: 30, width: 200, height: 200 };
     const { left, right } = dotsFor(box, { size: 64 });
     const png = await dotImage(300, 300, [left, right]);
-    const response = await postJson(`${service.url}/v1/models/dots-nu/predict`, {
-      image: png.toString('base64'),
-      boxes: [box],
-      includeViews: true,
-    });
+    const response = await request(service.url)
+      .post('/v1/models/dots-nu/predict')
+      .send({
+        image: png.toString('base64'),
+        boxes: [box],
+        includeViews: true,
+      });
     assert.equal(response.status, 200);
     const [plain, mirrored] = response.body.instances[0].views;
     for (const view of [plain, mirrored]) {
-      near(view.keypoints[0].x, left.x, 0.5, 'left x');
-      near(view.keypoints[1].x, right.x, 0.5, 'right x');
+      expect(view.keypoints[0].x, 'left x').toBeCloseToNested(left.x, { abs: 0.5 });
+      expect(view.keypoints[1].x, 'right x').toBeCloseToNested(right.x, { abs: 0.5 });
     }
   });
 
@@ -165,15 +167,17 @@ describe('POST /v1/models/{model}/predict', () => {
     ];
     const dots = boxesSent.flatMap((box) => Object.values(dotsFor(box, { size: 64 })));
     const png = await dotImage(640, 480, dots);
-    const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: png.toString('base64'), boxes: boxesSent });
+    const response = await request(service.url)
+      .post('/v1/models/dots/predict')
+      .send({ image: png.toString('base64'), boxes: boxesSent });
     assert.equal(response.status, 200);
     assert.equal(response.body.instances.length, 3);
     boxesSent.forEach((box, index) => {
       const { left, right } = dotsFor(box, { size: 64 });
       const instance = response.body.instances[index];
       assert.deepEqual(instance.box, box);
-      near(instance.keypoints[0].x, left.x, 0.5, `box ${index} left x`);
-      near(instance.keypoints[1].y, right.y, 0.5, `box ${index} right y`);
+      expect(instance.keypoints[0].x, `box ${index} left x`).toBeCloseToNested(left.x, { abs: 0.5 });
+      expect(instance.keypoints[1].y, `box ${index} right y`).toBeCloseToNested(right.y, { abs: 0.5 });
     });
   });
 
@@ -181,16 +185,16 @@ describe('POST /v1/models/{model}/predict', () => {
     const box = { x: 150, y: 100, width: 240, height: 180 };
     const { left, right } = dotsFor(box, { size: 64 });
     const png = await dotImage(640, 480, [left, right]);
-    const form = new FormData();
-    form.append('image', new Blob([png], { type: 'image/png' }), 'dots.png');
-    form.append('boxes', JSON.stringify([box]));
-    form.append('tta', 'false');
-    form.append('level', '0.5');
-    const response = await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form });
-    const body = (await response.json()) as any;
+    const response = await request(service.url)
+      .post('/v1/models/dots/predict')
+      .attach('image', png, { filename: 'dots.png', contentType: 'image/png' })
+      .field('boxes', JSON.stringify([box]))
+      .field('tta', 'false')
+      .field('level', '0.5');
+    const body = response.body;
     assert.equal(response.status, 200, JSON.stringify(body));
-    near(body.instances[0].keypoints[0].x, left.x, 0.5, 'left x');
-    near(body.instances[0].keypoints[1].y, right.y, 0.5, 'right y');
+    expect(body.instances[0].keypoints[0].x, 'left x').toBeCloseToNested(left.x, { abs: 0.5 });
+    expect(body.instances[0].keypoints[1].y, 'right y').toBeCloseToNested(right.y, { abs: 0.5 });
     assert.equal(body.instances[0].keypoints[0].ellipse.level, 0.5);
   });
 
@@ -198,15 +202,15 @@ describe('POST /v1/models/{model}/predict', () => {
     const box = { x: 100, y: 80, width: 200, height: 150 };
     const { left, right } = dotsFor(box, { size: 64 });
     const png = await dotImage(400, 300, [left, right]);
-    const form = new FormData();
-    form.append('image', new Blob([png], { type: 'image/png' }), 'dots.png');
-    form.append('boxes', new Blob([JSON.stringify([box])], { type: 'application/json' }), 'boxes.json');
-    const response = await fetch(`${service.url}/v1/models/dots/predict`, { method: 'POST', body: form });
-    const body = (await response.json()) as any;
+    const response = await request(service.url)
+      .post('/v1/models/dots/predict')
+      .attach('image', png, { filename: 'dots.png', contentType: 'image/png' })
+      .attach('boxes', Buffer.from(JSON.stringify([box])), { filename: 'boxes.json', contentType: 'application/json' });
+    const body = response.body;
     assert.equal(response.status, 200, JSON.stringify(body));
     assert.deepEqual(body.instances[0].box, box);
-    near(body.instances[0].keypoints[0].x, left.x, 0.5, 'left x');
-    near(body.instances[0].keypoints[1].x, right.x, 0.5, 'right x');
+    expect(body.instances[0].keypoints[0].x, 'left x').toBeCloseToNested(left.x, { abs: 0.5 });
+    expect(body.instances[0].keypoints[1].x, 'right x').toBeCloseToNested(right.x, { abs: 0.5 });
   });
 
   test('EXIF orientation: coordinates refer to the oriented image', async () => {
@@ -219,30 +223,42 @@ describe('POST /v1/models/{model}/predict', () => {
       .jpeg({ quality: 100, chromaSubsampling: '4:4:4' })
       .withMetadata({ orientation: 6 })
       .toBuffer();
-    const response = await postJson(`${service.url}/v1/models/dots/predict`, {
-      image: jpeg.toString('base64'),
-      boxes: [displayedBox],
-    });
+    const response = await request(service.url)
+      .post('/v1/models/dots/predict')
+      .send({
+        image: jpeg.toString('base64'),
+        boxes: [displayedBox],
+      });
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.deepEqual(response.body.image, { width: 300, height: 400 });
-    near(response.body.instances[0].keypoints[0].x, left.x, 0.5, 'left x');
-    near(response.body.instances[0].keypoints[0].y, left.y, 0.5, 'left y');
-    near(response.body.instances[0].keypoints[1].x, right.x, 0.5, 'right x');
+    expect(response.body.instances[0].keypoints[0].x, 'left x').toBeCloseToNested(left.x, { abs: 0.5 });
+    expect(response.body.instances[0].keypoints[0].y, 'left y').toBeCloseToNested(left.y, { abs: 0.5 });
+    expect(response.body.instances[0].keypoints[1].x, 'right x').toBeCloseToNested(right.x, { abs: 0.5 });
   });
 
   test('no boxes: the whole image is the box', async () => {
     const box = { x: 0, y: 0, width: 320, height: 240 };
     const { left, right } = dotsFor(box, { size: 64 });
     const png = await dotImage(320, 240, [left, right]);
-    const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: png.toString('base64') });
+    const response = await request(service.url)
+      .post('/v1/models/dots/predict')
+      .send({ image: png.toString('base64') });
     assert.equal(response.status, 200);
     assert.deepEqual(response.body.instances[0].box, box);
-    near(response.body.instances[0].keypoints[0].x, left.x, 0.5, 'left x');
+    expect(response.body.instances[0].keypoints[0].x, 'left x').toBeCloseToNested(left.x, { abs: 0.5 });
   });
 
   test('every response says whether the model is trained and which provider ran it', async () => {
     const png = await dotImage(64, 64, [{ x: 20, y: 30, sigma: 2 }]);
-    const response = await postJson(`${service.url}/v1/models/dots/predict`, { image: png.toString('base64') });
-    assert.deepEqual(response.body.model, { name: 'dots', version: '1', trained: false, executionProvider: 'cpu' });
+    const response = await request(service.url)
+      .post('/v1/models/dots/predict')
+      .send({ image: png.toString('base64') });
+    assert.deepEqual(response.body.model, {
+      name: 'dots',
+      version: '1',
+      trained: false,
+      executionProvider: 'cpu',
+      precision: 'fp32',
+    });
   });
 });
