@@ -15,6 +15,9 @@ function relativeKey(path: string): string | null {
   return key === '' ? null : key;
 }
 
+/** The schema and the TOML reader both admit exactly two numbers; a missing one would be refused as NaN. */
+const pair = (values: readonly number[]): [number, number] => [values[0] ?? Number.NaN, values[1] ?? Number.NaN];
+
 function toCamera(spec: CameraSpec): Camera {
   if ('projection' in spec) return cameraFromProjection(spec.name, spec.projection);
   const { matrix, rotation, translation, distortions, size } = spec;
@@ -23,7 +26,7 @@ function toCamera(spec: CameraSpec): Camera {
     rotation,
     translation,
     ...(distortions === undefined ? {} : { distortions }),
-    ...(size === undefined ? {} : { size: [size[0] ?? Number.NaN, size[1] ?? Number.NaN] as [number, number] }),
+    ...(size === undefined ? {} : { size: pair(size) }),
   });
 }
 

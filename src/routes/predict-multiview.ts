@@ -29,11 +29,13 @@ const imagesByRequest = new WeakMap<FastifyRequest, Map<string, Buffer>>();
 
 const numberPattern = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
 function parseJsonField(name: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw badRequest(`${name} part is not valid JSON: ${(error as Error).message}`, `invalid-${name.toLowerCase()}`);
+    throw badRequest(`${name} part is not valid JSON: ${messageOf(error)}`, `invalid-${name.toLowerCase()}`);
   }
 }
 
@@ -102,8 +104,8 @@ async function readMultiviewForm(request: FastifyRequest, maxCameras: number): P
     imagesByRequest.set(request, images);
   } catch (error) {
     // busboy reports a malformed form (no boundary, a cut-off part) as a bare Error, which would be a 500.
-    if (error instanceof ProblemError || (error as { statusCode?: number }).statusCode !== undefined) throw error;
-    throw badRequest(`multipart body could not be read: ${(error as Error).message}`, 'invalid-multipart');
+    if (error instanceof ProblemError || (error instanceof Error && 'statusCode' in error)) throw error;
+    throw badRequest(`multipart body could not be read: ${messageOf(error)}`, 'invalid-multipart');
   }
 }
 
