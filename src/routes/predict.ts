@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { badRequest, payloadTooLarge, ProblemError, problemUri } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -119,30 +119,36 @@ export function deadlineHeaders(maxDeadlineMs: number) {
 }
 export type DeadlineHeaders = Static<ReturnType<typeof deadlineHeaders>>;
 
+/**
+ * Load shedding for a plugin's routes (predict, render): registered inside each such plugin, so it
+ * applies to the model routes only; health and metrics keep answering.
+ */
+export async function registerLoadShedding(app: FastifyInstance, maxEventLoopDelayMs: number): Promise<void> {
+  if (maxEventLoopDelayMs <= 0) return;
+  await app.register(underPressure, {
+    maxEventLoopDelay: maxEventLoopDelayMs,
+    pressureHandler: (request, reply, type, value) => {
+      void reply
+        .status(503)
+        .header('retry-after', '1')
+        .type('application/problem+json')
+        .send({
+          type: problemUri('overloaded'),
+          title: 'Service Unavailable',
+          status: 503,
+          detail: `the server is overloaded (${type} ${Math.round(Number(value))}); retry shortly`,
+          instance: request.url,
+        });
+    },
+  });
+}
+
 export const predictRoutes: FastifyPluginAsyncTypebox<{
   registry: ModelRegistry;
   metrics: Metrics;
   limits: PredictLimits;
 }> = async (app, { registry, metrics, limits }) => {
-  if (limits.maxEventLoopDelayMs > 0) {
-    // Registered inside this plugin, so shedding applies to prediction only; health and metrics keep answering.
-    await app.register(underPressure, {
-      maxEventLoopDelay: limits.maxEventLoopDelayMs,
-      pressureHandler: (request, reply, type, value) => {
-        void reply
-          .status(503)
-          .header('retry-after', '1')
-          .type('application/problem+json')
-          .send({
-            type: problemUri('overloaded'),
-            title: 'Service Unavailable',
-            status: 503,
-            detail: `the server is overloaded (${type} ${Math.round(Number(value))}); retry shortly`,
-            instance: request.url,
-          });
-      },
-    });
-  }
+  await registerLoadShedding(app, limits.maxEventLoopDelayMs);
   // One body schema per content type (for OpenAPI); the validated body has PredictBody's shape either way.
   app.post<{ Body: PredictBody; Params: Static<typeof ModelParams>; Headers: DeadlineHeaders }>(
     '/v1/models/:model/predict',

@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { FastifyPluginCallback } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from 'typebox';
-import Type from 'typebox';
 import { ProblemError, problemUri } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ModelRegistry } from '../models/model-registry.js';
@@ -13,7 +12,7 @@ import { ModelParams } from '../schemas/models.js';
 import { problemResponses } from '../schemas/problem.js';
 import { RenderJsonBody, RenderMultipartBody, RenderResponse, type RenderBody } from '../schemas/render.js';
 import { findModel, servedModel } from './models.js';
-import { imageBytes, readMultipartBody } from './predict.js';
+import { deadlineHeaders, imageBytes, readMultipartBody, registerLoadShedding, type DeadlineHeaders } from './predict.js';
 
 const notAcceptable = (accept: string) =>
   new ProblemError(
@@ -23,20 +22,16 @@ const notAcceptable = (accept: string) =>
     problemUri('not-acceptable'),
   );
 
-const DeadlineHeaders = Type.Object({
-  'x-request-deadline-ms': Type.Optional(Type.Integer({ minimum: 1, description: 'As for predict.' })),
-});
-
 /**
  * POST /v1/models/{model}/render: predict's input and pipeline (one decode, the same crops, inference
  * and fusion), answered as a picture instead of JSON.
  */
-export const renderRoutes: FastifyPluginCallback<{ registry: ModelRegistry; metrics: Metrics; limits: PredictLimits }> = (
+export const renderRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metrics: Metrics; limits: PredictLimits }> = async (
   app,
   { registry, metrics, limits },
-  done,
 ) => {
-  app.post<{ Params: Static<typeof ModelParams>; Body: RenderBody; Headers: Static<typeof DeadlineHeaders> }>(
+  await registerLoadShedding(app, limits.maxEventLoopDelayMs);
+  app.post<{ Params: Static<typeof ModelParams>; Body: RenderBody; Headers: DeadlineHeaders }>(
     '/v1/models/:model/render',
     {
       schema: {
@@ -46,7 +41,7 @@ export const renderRoutes: FastifyPluginCallback<{ registry: ModelRegistry; metr
           "Takes exactly predict's input (JSON with a base64 image, or multipart/form-data) and every option, plus `format`. Answers the EXIF-oriented image at its pixel size with each box, each keypoint's mean as a filled dot and its `level` ellipse (the numbers predict returns for the same request), the manifest's edges as lines, and a legend: colour is rmse divided by the box diagonal. `format` (png, jpeg, svg) wins over Accept.",
         tags: ['predict'],
         params: ModelParams,
-        headers: DeadlineHeaders,
+        headers: deadlineHeaders(limits.maxDeadlineMs),
         security: [{}, { bearerAuth: [] }],
         body: {
           content: {
@@ -112,5 +107,4 @@ export const renderRoutes: FastifyPluginCallback<{ registry: ModelRegistry; metr
       return picture;
     },
   );
-  done();
 };

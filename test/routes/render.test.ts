@@ -78,7 +78,9 @@ describe('POST /v1/models/{model}/render', () => {
   let png: Buffer;
   let input: Buffer;
   beforeAll(async () => {
-    service = await startService();
+    // The pixel comparisons below hold this process's event loop for a while; load shedding would
+    // then refuse the next request, so it is off here (the render route's own behaviour is not).
+    service = await startService({ env: { MAX_EVENT_LOOP_DELAY_MS: '0' } });
     input = inputPixels();
     png = await sharp(input, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
       .png()
