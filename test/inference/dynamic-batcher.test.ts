@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DynamicBatcher, type BatchEvent, type BatchRunner } from '../../src/inference/dynamic-batcher.js';
 import { ModelRunner } from '../../src/inference/model-runner.js';
 import { buildDotsModel, DOTS_INPUT_SIZE } from '../helpers/fixture-models.js';
@@ -271,14 +271,9 @@ describe('DynamicBatcher over the real worker pool and the dots model', () => {
     const alone = new DynamicBatcher(runner, { itemSize: cropSize, outputSize: 10, maxBatchSize: 1, maxWaitMs: 0 });
     for (const [i, crop] of crops.entries()) {
       const single = await alone.submit(crop, 1);
-      for (let j = 0; j < 10; j++) {
-        assert.ok(
-          Math.abs(batched[i]![j]! - single[j]!) <= 1e-4,
-          `crop ${i} output ${j}: ${batched[i]![j]} batched, ${single[j]} alone`,
-        );
-      }
+      expect(batched[i], `crop ${i}, batched against alone`).toBeCloseToNested(single, { abs: 1e-4 });
       // Closed form: the left keypoint's x is the lit column's centre.
-      assert.ok(Math.abs(single[0]! - ((i % 30) + 0.5)) < 1e-3, `crop ${i}: left x ${single[0]}`);
+      expect(single[0], `crop ${i}: left x`).toBeCloseToNested((i % 30) + 0.5, { abs: 1e-3 });
     }
   });
 });

@@ -1,4 +1,4 @@
-import { test } from 'vitest';
+import { expect, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -89,15 +89,14 @@ test('dots (mu): raw outputs are the closed-form centroids and the constant b’
       const c = centroids(IMAGES[b]);
       for (let k = 0; k < 2; k++) {
         const o = y.subarray(10 * b + 5 * k, 10 * b + 5 * k + 5);
-        assert.ok(Math.abs(o[0] - c[k][0]) < 1e-3 && Math.abs(o[1] - c[k][1]) < 1e-3, `image ${b} kp ${k}: ${o} vs ${c[k]}`);
-        for (let i = 0; i < 3; i++) assert.ok(Math.abs(o[2 + i] - DOTS_B_RAW[i]) < 1e-5);
+        expect(o.subarray(0, 2), `image ${b} kp ${k}`).toBeCloseToNested(c[k], { abs: 1e-3 });
+        expect(o.subarray(2, 5), `image ${b} kp ${k} b`).toBeCloseToNested(DOTS_B_RAW, { abs: 1e-5 });
       }
     }
   }
   // The first image's dots sit exactly at their pixel centres.
   const y = (await session.run({ input: new ort.Tensor('float32', IMAGES[0], [1, 3, S, S]) })).output.data as Float32Array;
-  assert.ok(Math.abs(y[0] - 10.5) < 1e-4 && Math.abs(y[1] - 20.5) < 1e-4);
-  assert.ok(Math.abs(y[5] - 50.5) < 1e-4 && Math.abs(y[6] - 40.5) < 1e-4);
+  expect([y[0], y[1], y[5], y[6]]).toBeCloseToNested([10.5, 20.5, 50.5, 40.5], { abs: 1e-4 });
 });
 
 test('the dots b’s decode (SPEC §2, offset 25.5) to the documented A, eigenvalues 2.25 and 1', () => {
@@ -105,11 +104,11 @@ test('the dots b’s decode (SPEC §2, offset 25.5) to the documented A, eigenva
   const b12 = DOTS_B_RAW[1] / Math.SQRT2;
   const b22 = DOTS_B_RAW[2] + DOTS_EIGENVALUE_OFFSET;
   assert.deepEqual([b11, b22], [DOTS_A[0][0], DOTS_A[1][1]]);
-  assert.ok(Math.abs(b12 - DOTS_A[0][1]) < 1e-15);
+  expect(b12).toBeCloseToNested(DOTS_A[0][1], { abs: 1e-15 });
   const tr = b11 + b22;
   const det = b11 * b22 - b12 * b12;
   const disc = Math.sqrt(tr * tr - 4 * det);
-  assert.ok(Math.abs((tr + disc) / 2 - 2.25) < 1e-12 && Math.abs((tr - disc) / 2 - 1) < 1e-12);
+  expect([(tr + disc) / 2, (tr - disc) / 2]).toBeCloseToNested([2.25, 1], { abs: 1e-12 });
 });
 
 test('dots-nu: ν = A·H_k(c − m_k), so decoding μ = A⁻¹ν and q = H_k⁻¹μ + m_k gives the centroid', async () => {
@@ -125,7 +124,7 @@ test('dots-nu: ν = A·H_k(c − m_k), so decoding μ = A⁻¹ν and q = H_k⁻�
       const q = mul(inv(whitening), mu);
       const qx = q[0] + mean[0];
       const qy = q[1] + mean[1];
-      assert.ok(Math.abs(qx - c[k][0]) < 1e-3 && Math.abs(qy - c[k][1]) < 1e-3, `kp ${k}: ${[qx, qy]} vs ${c[k]}`);
+      expect([qx, qy], `kp ${k}`).toBeCloseToNested(c[k], { abs: 1e-3 });
     }
   }
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'vitest';
+import { expect, test } from 'vitest';
 import { inputToImage, mirroredInputToImage, planCrop, sampleCrop, type Padding } from '../../src/pipeline/crop-sampler.js';
 import type { DecodedImage } from '../../src/pipeline/image-decoder.js';
 import { createRng } from '../helpers/prng.js';
@@ -22,16 +22,16 @@ test('planCrop: a square of side scale × diagonal centred on the box; the affin
   assert.equal(crop.side, 75);
   const toImage = inputToImage(crop);
   const centre = apply(toImage, [32, 32]);
-  assert.ok(Math.abs(centre[0] - 25) < 1e-12 && Math.abs(centre[1] - 40) < 1e-12);
+  expect(centre).toBeCloseToNested([25, 40], { abs: 1e-12 });
   const corner = apply(toImage, [64, 0]);
-  assert.ok(Math.abs(corner[0] - (25 + 37.5)) < 1e-12 && Math.abs(corner[1] - (40 - 37.5)) < 1e-12);
+  expect(corner).toBeCloseToNested([25 + 37.5, 40 - 37.5], { abs: 1e-12 });
   // The mirrored view's q' = (S − q_x, q_y) lands on the same image point as q.
   const rng = createRng(7);
   for (let i = 0; i < 100; i++) {
     const q: [number, number] = [rng.uniform() * 64, rng.uniform() * 64];
     const plain = apply(toImage, q);
     const mirrored = apply(mirroredInputToImage(crop), [64 - q[0], q[1]]);
-    assert.ok(Math.abs(plain[0] - mirrored[0]) < 1e-9 && Math.abs(plain[1] - mirrored[1]) < 1e-9);
+    expect(plain).toBeCloseToNested(mirrored, { abs: 1e-9 });
   }
 });
 
@@ -46,7 +46,7 @@ test('bilinear sampling reproduces a linear ramp exactly at every input pixel ce
       const [px, py] = apply(toImage, [column + 0.5, row + 0.5]);
       // Pixel (i, j)'s value sits at its centre (i + 0.5, j + 0.5).
       const expected = px - 0.5 + 2 * (py - 0.5);
-      assert.ok(Math.abs(target[row * 32 + column]! - expected) < 1e-3, `(${row}, ${column})`);
+      expect(target[row * 32 + column], `(${row}, ${column})`).toBeCloseToNested(expected, { abs: 1e-3 });
     }
   }
 });
@@ -68,7 +68,9 @@ test('padding outside the image: constant is black, edge repeats the border, ref
     for (let row = 0; row < 16; row++) {
       for (let column = 0; column < 16; column++) {
         const got = target[row * 16 + column]!;
-        assert.ok(Math.abs(got - expected(column - 6, row + 20)) < 1e-3, `${padding} at (${column - 6}, ${row + 20}): ${got}`);
+        expect(got, `${padding} at (${column - 6}, ${row + 20})`).toBeCloseToNested(expected(column - 6, row + 20), {
+          abs: 1e-3,
+        });
       }
     }
   }
@@ -89,7 +91,7 @@ test('the mirrored view is the crop flipped left-right, and normalization is (v/
       for (let column = 0; column < 24; column++) {
         const index = c * plane + row * 24 + column;
         const normalized = (raw[index]! / 255 - normalization.mean[c]!) / normalization.std[c]!;
-        assert.ok(Math.abs(both[index]! - normalized) < 1e-4);
+        expect(both[index]).toBeCloseToNested(normalized, { abs: 1e-4 });
         assert.equal(both[3 * plane + c * plane + row * 24 + (23 - column)], both[index]);
       }
     }

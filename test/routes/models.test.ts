@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import request from 'supertest';
 import { BROKEN_MODEL_KINDS } from '../helpers/fixture-models.js';
 import { startService, type RunningService } from '../helpers/service.js';
@@ -76,7 +76,7 @@ describe('model repository: listing, load failures and readiness', () => {
     assert.equal(typeof model.inputs[0].shape[0], 'string');
     assert.deepEqual(model.outputs[0].shape.slice(1), [10]);
     // κ_2(1) from SPEC §1.
-    assert.ok(Math.abs(model.kappa - 3.076474) < 1e-5, String(model.kappa));
+    expect(model.kappa).toBeCloseToNested(3.076474, { abs: 1e-5 });
   });
 
   test('a failed model answers predict with 503 naming the reason; the good one still serves', async () => {
