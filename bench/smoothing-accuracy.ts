@@ -1,5 +1,5 @@
 /**
- * Accuracy of the track smoother and filter (SPEC §9, issue 14) against the baselines, measured in one run
+ * Accuracy of the track smoother and filter (docs/spec.md §9, issue 14) against the baselines, measured in one run
  * on seeded synthetic tracks: smooth curves (sums of sinusoids) in 2-D and 3-D at 30 fps, per-frame
  * covariances that drift over time, Huber noise (δ = 1) with exactly those covariances, 5 % missed
  * frames, and, in the "outliers" condition, 10 % of observed frames replaced by gross outliers 30 to 120

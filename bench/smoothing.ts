@@ -1,5 +1,5 @@
 /**
- * Linear cost of the track smoother (SPEC §9, issue 14): one seeded 2-D track of 10 000 frames at 30 fps
+ * Linear cost of the track smoother (docs/spec.md §9, issue 14): one seeded 2-D track of 10 000 frames at 30 fps
  * with Huber noise, 5 % missed frames and 10 % gross outliers, smoothed whole and as its first 1 000
  * frames in the same run. Prints the median time of each, µs per frame, and the ratio (goal ≤ 15×, the
  * length ratio being 10×). The causal filter is timed the same way. Run with `npx tsx bench/smoothing.ts`.

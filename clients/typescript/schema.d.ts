@@ -492,7 +492,7 @@ export interface components {
             }[];
             /** @description κ_d(δ): covariance = κ · Λ⁻¹. */
             kappa: number | null;
-            /** @description The manifest.json as loaded (SPEC §6). */
+            /** @description The manifest.json as loaded (docs/spec.md §6). */
             manifest: {
                 [key: string]: unknown;
             } | null;

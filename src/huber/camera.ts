@@ -1,5 +1,5 @@
 /**
- * Calibrated cameras (SPEC §9): a 3×4 projection matrix, or OpenCV's pinhole model x_c = R·X + t,
+ * Calibrated cameras (docs/spec.md §9): a 3×4 projection matrix, or OpenCV's pinhole model x_c = R·X + t,
  * perspective division, [k1, k2, p1, p2, k3] distortion, then K. Observations are in distorted pixels,
  * so projection includes the distortion and nothing is undistorted except the DLT's starting guess.
  */

@@ -1,4 +1,4 @@
-/** From network outputs to (μ, A, Λ, Σ) in normalized landmark space (SPEC §2). */
+/** From network outputs to (μ, A, Λ, Σ) in normalized landmark space (docs/spec.md §2). */
 
 import { eigenSymmetric2x2, fromSpectrum, symmetricEigen } from './linalg.js';
 import { assertDelta, assertDimension, huberConstants } from './radial.js';
@@ -101,7 +101,7 @@ export function decodePlanarInto(
 }
 
 /**
- * General decode for d ≤ 4 (SPEC §2): raw[offset..) holds ν (d numbers) then the upper triangle of B in
+ * General decode for d ≤ 4 (docs/spec.md §2): raw[offset..) holds ν (d numbers) then the upper triangle of B in
  * row-major order, off-diagonals scaled by 1/√2 so that the map to B is an isometry.
  */
 export function decode(raw: ArrayLike<number>, offset: number, d: number, params: DistributionParams): DecodedDistribution {

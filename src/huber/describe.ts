@@ -1,4 +1,4 @@
-/** Human-facing summaries of a 2-D prediction (SPEC §5). */
+/** Human-facing summaries of a 2-D prediction (docs/spec.md §5). */
 
 import { eigenSymmetric2x2 } from './linalg.js';
 import { assertDelta, assertLevel, cachedRadialQuantile, huberConstants } from './radial.js';

@@ -1,4 +1,4 @@
-/** Distribution objects, their likelihood and exact affine moves (SPEC §1, §3). */
+/** Distribution objects, their likelihood and exact affine moves (docs/spec.md §1, §3). */
 
 import { invertGeneral, invertSpd, logDetSpd, multiply, symmetrize, transpose } from './linalg.js';
 import { assertDelta, assertDimension, huberConstants, huberLoss } from './radial.js';
@@ -78,7 +78,7 @@ export function pushForward(dist: HuberDistribution, m: ArrayLike<number>, t: Ar
   return { dimension: d, delta: dist.delta, mean, precision, covariance };
 }
 
-/** The left-right mirror of a crop of side `size`: y' = (size − y₁, y₂, …) (SPEC §3). It is its own inverse. */
+/** The left-right mirror of a crop of side `size`: y' = (size − y₁, y₂, …) (docs/spec.md §3). It is its own inverse. */
 export function mirror(dist: HuberDistribution, size: number): HuberDistribution {
   if (!Number.isFinite(size)) throw new RangeError(`size must be finite, got ${size}`);
   const d = dist.dimension;

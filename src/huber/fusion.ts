@@ -1,4 +1,4 @@
-/** Fusing several distributions of one keypoint (SPEC §4). */
+/** Fusing several distributions of one keypoint (docs/spec.md §4). */
 
 import { assertDistribution, mahalanobisRadius } from './distribution.js';
 import { cholesky, choleskySolve, symmetrize, tryCholesky } from './linalg.js';
@@ -69,7 +69,7 @@ function mmWeight(r: number, delta: number): number {
 }
 
 /**
- * ML point argmin_y Σᵢ h_δ(‖Aᵢ(y − μᵢ)‖) (SPEC §4). Each iteration forms two candidates:
+ * ML point argmin_y Σᵢ h_δ(‖Aᵢ(y − μᵢ)‖) (docs/spec.md §4). Each iteration forms two candidates:
  * - the majorize–minimize update of the paper's supplement E, y ← (Σ wᵢΛᵢ)⁻¹ Σ wᵢΛᵢμᵢ with
  *   wᵢ = min(1, δ/rᵢ), which minimizes a quadratic lying above the cost and touching it at y, so it never
  *   increases the cost; alone it crawls where views sit beyond δ, since there the cost is flat radially;
@@ -185,7 +185,7 @@ export function fuseMean(dists: readonly HuberDistribution[]): Float64Array {
 /**
  * Second moment about `point` of the equal-weight mixture of the distributions:
  * (1/n) Σᵢ [Σᵢ + (μᵢ − y)(μᵢ − y)ᵀ]. Views of one image are not independent, so agreeing views keep their
- * width and disagreeing views widen it (SPEC §4).
+ * width and disagreeing views widen it (docs/spec.md §4).
  */
 export function mixtureCovariance(dists: readonly HuberDistribution[], point: ArrayLike<number>): Float64Array {
   const { d } = assertCompatible(dists);

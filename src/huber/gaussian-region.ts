@@ -1,6 +1,6 @@
 /**
  * The radius of a Gaussian's probability-p ellipsoid in whitened space, √(χ²_d quantile of p): the
- * region SPEC §9 reports for a smoothed or filtered frame, whose covariance is a Gaussian marginal.
+ * region docs/spec.md §9 reports for a smoothed or filtered frame, whose covariance is a Gaussian marginal.
  */
 import { assertDimension, assertLevel, gaussianPart } from './radial.js';
 

@@ -1,5 +1,5 @@
 /**
- * The Huber distribution core (SPEC §1–§5): pure math on numbers and Float64Array, no I/O.
+ * The Huber distribution core (docs/spec.md §1–§5): pure math on numbers and Float64Array, no I/O.
  * See docs/huber-core.md.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The constant-velocity motion prior of SPEC §9 (Smoothing): a state s = (x, v) ∈ R^{2d}, positions
+ * The constant-velocity motion prior of docs/spec.md §9 (Smoothing): a state s = (x, v) ∈ R^{2d}, positions
  * first, driven by white-noise acceleration of power spectral density q² (q = `accelerationNoise`, in
  * units/s^{3/2}). Every matrix is row-major 2d×2d; each is a 2×2 pattern times I_d.
  */

@@ -1,5 +1,5 @@
 /**
- * Fusion of independent observations of one location (SPEC §9): the flat-prior posterior
+ * Fusion of independent observations of one location (docs/spec.md §9): the flat-prior posterior
  * p(y) ∝ Πᵢ exp(−h_δ(‖Aᵢ(y − μᵢ)‖)) with Λᵢ = κ_d(δ)·Σᵢ⁻¹, summarized by its mean, covariance and
  * level region, plus the ML point where it is unique and its implicit sensitivities (seed 002).
  */
@@ -55,9 +55,9 @@ export interface FusedPoint {
   sensitivities: Float64Array[] | null;
 }
 
-/** SPEC §9: the mode is unique when the Hessian's smallest eigenvalue exceeds this share of its largest. */
+/** docs/spec.md §9: the mode is unique when the Hessian's smallest eigenvalue exceeds this share of its largest. */
 export const UNIQUENESS_RATIO = 1e-8;
-/** SPEC §9: an observation is an outlier when the result lies outside its own 99 % region. */
+/** docs/spec.md §9: an observation is an outlier when the result lies outside its own 99 % region. */
 export const OUTLIER_LEVEL = 0.99;
 const MODE_MAX_ITERATIONS = 500;
 /** Rule of the first, rough pass that only places the frame of the accurate ones. */
@@ -237,7 +237,7 @@ function gradientAt(checked: readonly CheckedObservation[], y: ArrayLike<number>
   return gradient;
 }
 
-/** Whether a symmetric Hessian is positive definite by the SPEC §9 ratio test. */
+/** Whether a symmetric Hessian is positive definite by the docs/spec.md §9 ratio test. */
 export function isUniqueOptimum(hessian: ArrayLike<number>, d: number): boolean {
   const { values } = symmetricEigen(hessian, d);
   return values[0] > 0 && values[d - 1] > UNIQUENESS_RATIO * values[0];
@@ -300,7 +300,7 @@ export function fusePoint(observations: readonly GaussianObservation[], options:
   }));
 
   // The frame of the first pass: some ML point and κ(Σ wᵢΛᵢ)⁻¹ there, which is within a small factor of
-  // the posterior covariance (SPEC §9 measures 1.8× too large for two equal observations).
+  // the posterior covariance (docs/spec.md §9 measures 1.8× too large for two equal observations).
   const rough = fuseMl(distributions, { maxIterations: 50 });
   const weighted = new Float64Array(d * d);
   for (const o of checked) {

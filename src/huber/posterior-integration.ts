@@ -1,6 +1,6 @@
 /**
  * Moments and regions of a flat-prior posterior p(y) ∝ Πⱼ Σₖ exp(logWeightⱼₖ − h_δ(‖Mⱼₖ·y − oⱼₖ‖)) over
- * y ∈ R^d (SPEC §9), by spherical–radial quadrature in a whitened frame y = c + S·z.
+ * y ∈ R^d (docs/spec.md §9), by spherical–radial quadrature in a whitened frame y = c + S·z.
  *
  * Why this rule: along a ray c + ρ·S·u every residual norm is √(α + 2βρ + γρ²), so the only places where
  * the integrand is not analytic (h_δ has a jump in its second derivative at δ) are roots of a quadratic,

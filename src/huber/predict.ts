@@ -1,6 +1,6 @@
 /**
- * The service hot path for 2-D keypoints: decode every view (SPEC §2), de-normalize per slot and map to
- * image coordinates (SPEC §3), permute, fuse (SPEC §4) and describe (SPEC §5).
+ * The service hot path for 2-D keypoints: decode every view (docs/spec.md §2), de-normalize per slot and map to
+ * image coordinates (docs/spec.md §3), permute, fuse (docs/spec.md §4) and describe (docs/spec.md §5).
  */
 
 import { assertParams, PLANAR_DECODED_STRIDE, decodePlanarInto, PLANAR_OUTPUTS_PER_KEYPOINT } from './decode.js';

@@ -1,5 +1,5 @@
 /**
- * One-dimensional facts about the radial profile e^{−h_δ(r)} of the L2 Huber distribution (SPEC §1):
+ * One-dimensional facts about the radial profile e^{−h_δ(r)} of the L2 Huber distribution (docs/spec.md §1):
  * the loss h_δ, the normalizing constant c_d(δ), the covariance factor κ_d(δ), the radial mass F_d and
  * its inverse. Every integral is evaluated as a sum of positive terms or in logs so that δ ∈ [0.05, 10]
  * and any radius stay finite and accurate.
@@ -30,7 +30,7 @@ export function assertLevel(p: number, name = 'level'): void {
   }
 }
 
-/** The Huber loss h_δ(r) on a radius r ≥ 0 (SPEC §1). */
+/** The Huber loss h_δ(r) on a radius r ≥ 0 (docs/spec.md §1). */
 export function huberLoss(r: number, delta: number): number {
   return r <= delta ? 0.5 * r * r : delta * (r - 0.5 * delta);
 }
@@ -68,7 +68,7 @@ export function gaussianPart(n: number, x: number): number {
   let odd = -Math.expm1(-0.5 * x * x);
   if (n === 0) return even;
   if (n === 1) return odd;
-  // Corrected sign of a(1) (SPEC §8): a(1) = 1 − e^{−x²/2}.
+  // Corrected sign of a(1) (docs/spec.md §8): a(1) = 1 − e^{−x²/2}.
   for (let m = 2; m <= n; m++) {
     const next = -Math.pow(x, m - 1) * e + (m - 1) * (m % 2 === 0 ? even : odd);
     if (m % 2 === 0) even = next;
@@ -79,7 +79,7 @@ export function gaussianPart(n: number, x: number): number {
 
 /**
  * log of ∫_r^∞ ρⁿ e^{−δ(ρ − δ/2)} dρ for r ≥ δ. The closed form e^{−δ(r−δ/2)} Σ_k n!/(n−k)! r^{n−k}/δ^{k+1}
- * is a sum of positive terms, which is e^{δ²/2}·b(n, δ) at r = δ with the corrected 1/δ of SPEC §8 built
+ * is a sum of positive terms, which is e^{δ²/2}·b(n, δ) at r = δ with the corrected 1/δ of docs/spec.md §8 built
  * in; keeping the exponential apart is what lets δ = 10 and huge r stay finite.
  */
 export function logLinearTail(n: number, delta: number, r: number): number {

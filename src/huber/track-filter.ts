@@ -1,5 +1,5 @@
 /**
- * `mode: "filter"` of SPEC §9: causal and recursive. Each frame's prior is the previous frame's
+ * `mode: "filter"` of docs/spec.md §9: causal and recursive. Each frame's prior is the previous frame's
  * filtered Gaussian moved by the motion model; the frame's state is the MAP of that prior times its
  * Huber measurement; what passes on is that MAP with the Kalman covariance for R_t = Σ_t (Σ_t/w_t on a
  * frame flagged outlier). A frame's answer is computed before later frames are read, so it cannot
@@ -156,7 +156,7 @@ function kalmanCovariance(prior: Float64Array, measurementCovariance: Float64Arr
   return symmetrize(out, m);
 }
 
-/** Filters one track (SPEC §9 `mode: "filter"`). Throws TrackInputError naming the frame for bad input. */
+/** Filters one track (docs/spec.md §9 `mode: "filter"`). Throws TrackInputError naming the frame for bad input. */
 export function filterTrack(input: readonly TrackFrameInput[], options: TrackOptions): TrackEstimate {
   const track = prepareTrack(input, options);
   const d = track.dimension;

@@ -1,5 +1,5 @@
 /**
- * `mode: "smoother"` of SPEC §9: the MAP of a whole track under the constant-velocity prior and Huber
+ * `mode: "smoother"` of docs/spec.md §9: the MAP of a whole track under the constant-velocity prior and Huber
  * measurement factors,
  *   J(s) = ½ Σ_k ρ_kᵀ Q_k⁻¹ ρ_k + Σ_t h_δ(‖A_t(x_t − z_t)‖),   ρ_k = s_{k+1} − F_k s_k,
  * minimized by Newton steps whose Hessian carries the robust loss's second-order term (seed 003 §2:
@@ -314,7 +314,7 @@ function assertMeasurementsVisible(track: PreparedTrack, prior: PriorBlocks): vo
   }
 }
 
-/** Smooths one track (SPEC §9 `mode: "smoother"`). Throws TrackInputError naming the frame for bad input. */
+/** Smooths one track (docs/spec.md §9 `mode: "smoother"`). Throws TrackInputError naming the frame for bad input. */
 export function smoothTrack(input: readonly TrackFrameInput[], options: TrackOptions): TrackEstimate {
   const track = prepareTrack(input, options);
   const base = { dimension: track.dimension, level: track.level, regionRadius: track.regionRadius };
@@ -328,7 +328,7 @@ export function smoothTrack(input: readonly TrackFrameInput[], options: TrackOpt
   const prior = priorBlocks(track);
   assertMeasurementsVisible(track, prior);
   const { states, iterations, converged } = solveMap(track, prior);
-  // Covariance rule of SPEC §9: the Gaussian smoother's marginals with R_t = Σ_t, or Σ_t/w_t on outliers.
+  // Covariance rule of docs/spec.md §9: the Gaussian smoother's marginals with R_t = Σ_t, or Σ_t/w_t on outliers.
   const radii = new Float64Array(n);
   const ruleWeights = new Float64Array(n);
   let outliers = 0;

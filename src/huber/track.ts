@@ -1,5 +1,5 @@
 /**
- * What the smoother and the filter share (SPEC §9, Smoothing): a track's frames checked once and laid
+ * What the smoother and the filter share (docs/spec.md §9, Smoothing): a track's frames checked once and laid
  * out in flat arrays, the options, and the per-frame answer. Every problem with the input is a
  * TrackInputError naming the frame and field, so the HTTP layer can point at the bad value.
  */
@@ -31,7 +31,7 @@ export interface TrackOptions {
 export interface TrackFrameEstimate {
   readonly t: number;
   readonly mean: Float64Array | null;
-  /** The Gaussian marginal of SPEC §9's covariance rule, d×d row-major. */
+  /** The Gaussian marginal of docs/spec.md §9's covariance rule, d×d row-major. */
   readonly covariance: Float64Array | null;
   readonly velocity: Float64Array | null;
   /** min(1, δ/r_t) at the answer; null on a missed frame. */
@@ -194,7 +194,7 @@ function checkCovariance(frame: number, covariance: ArrayLike<number> | null | u
   return sigma;
 }
 
-/** Checks a track against SPEC §9's input rules and lays it out for the solvers. */
+/** Checks a track against docs/spec.md §9's input rules and lays it out for the solvers. */
 export function prepareTrack(frames: readonly TrackFrameInput[], options: TrackOptions): PreparedTrack {
   assertOptions(options);
   const n = frames.length;
@@ -300,7 +300,7 @@ export function measurementRadius(track: PreparedTrack, frame: number, positions
   return Math.sqrt(Math.max(0, r2));
 }
 
-/** A frame with no determined state (SPEC §9: before the first observation, or missed before the second). */
+/** A frame with no determined state (docs/spec.md §9: before the first observation, or missed before the second). */
 export function undeterminedFrame(t: number): TrackFrameEstimate {
   return { t, mean: null, covariance: null, velocity: null, weight: null, mahalanobis: null, outlier: false };
 }

@@ -1,5 +1,5 @@
 /**
- * Triangulation of one point seen by calibrated cameras (SPEC §9): the ML point of Σ_c of each camera's
+ * Triangulation of one point seen by calibrated cameras (docs/spec.md §9): the ML point of Σ_c of each camera's
  * Huber (or mixture) factor on its distorted-pixel observation, and the flat-prior posterior over X with
  * each projection linearized at the reported point, integrated numerically.
  */
@@ -67,7 +67,7 @@ export const TRIANGULATION_QUADRATURE: QuadratureSettings = { directions: 6, rad
 const MAX_ASSIGNMENTS = 64;
 const MAX_SOLVER_ITERATIONS = 200;
 const MAX_FIXED_POINT_ITERATIONS = 50;
-/** SPEC §9: the position's fixed point stops below this share of the mean camera distance. */
+/** docs/spec.md §9: the position's fixed point stops below this share of the mean camera distance. */
 const FIXED_POINT_TOLERANCE = 1e-9;
 /** Energy gap beyond which a mixture component is left out of the quadrature. */
 const NEGLIGIBLE_COMPONENT = 80;
@@ -438,7 +438,7 @@ function fullHessian(
   for (const view of views) {
     const { point, jacobian } = view.camera.projectWithJacobian(X);
     // ∂²π by central differences of the analytic Jacobian: O(step²) ≈ 1e-12 relative error, far below
-    // the 1e-3 that dropping the term would cost (SPEC §9).
+    // the 1e-3 that dropping the term would cost (docs/spec.md §9).
     const second: Float64Array[] = [0, 1, 2].map((j) => {
       const plus = Float64Array.from(X);
       const minus = Float64Array.from(X);

@@ -1,7 +1,7 @@
-/** Which quantity the first d network outputs of a keypoint encode (SPEC §2 step 4). */
+/** Which quantity the first d network outputs of a keypoint encode (docs/spec.md §2 step 4). */
 export type Parameterization = 'nu' | 'mu';
 
-/** The distribution settings a model manifest carries (SPEC §6 `distribution`). */
+/** The distribution settings a model manifest carries (docs/spec.md §6 `distribution`). */
 export interface DistributionParams {
   delta: number;
   theta: number;
@@ -27,7 +27,7 @@ export interface DecodedDistribution extends HuberDistribution {
   readonly remappedEigenvalues: Float64Array;
 }
 
-/** Per-keypoint landmark normalization (SPEC §3): y_n = H (q − m). Row-major 2×2 H. */
+/** Per-keypoint landmark normalization (docs/spec.md §3): y_n = H (q − m). Row-major 2×2 H. */
 export interface KeypointNormalization {
   mean: readonly [number, number];
   whitening: readonly [readonly [number, number], readonly [number, number]];
@@ -49,7 +49,7 @@ export interface PlanarView {
   slotToKeypoint: ArrayLike<number> | null;
 }
 
-/** Ellipse ‖A(y − μ)‖ ≤ r_level; angle of the major axis in degrees from +x toward +y (SPEC §5). */
+/** Ellipse ‖A(y − μ)‖ ≤ r_level; angle of the major axis in degrees from +x toward +y (docs/spec.md §5). */
 export interface Ellipse {
   level: number;
   semiMajor: number;

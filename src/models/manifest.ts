@@ -13,7 +13,7 @@ export const KeypointSpec = Type.Object(
   { additionalProperties: false },
 );
 
-/** The parent a variant was made from (SPEC §12): sha256 is lowercase hex of the parent's ONNX bytes. */
+/** The parent a variant was made from (docs/spec.md §12): sha256 is lowercase hex of the parent's ONNX bytes. */
 export const VariantParent = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
@@ -23,7 +23,7 @@ export const VariantParent = Type.Object(
   { additionalProperties: false },
 );
 
-/** How far a variant's outputs are from its parent's on the calibration crops (SPEC §12), input pixels. */
+/** How far a variant's outputs are from its parent's on the calibration crops (docs/spec.md §12), input pixels. */
 export const VariantDeviation = Type.Object(
   {
     images: Type.Integer({ minimum: 1 }),
@@ -40,7 +40,7 @@ export const VariantDeviation = Type.Object(
 
 export type ModelPrecision = 'fp32' | 'fp16' | 'int8';
 
-/** The model manifest of SPEC §6: one per folder of the model repository. */
+/** The model manifest of docs/spec.md §6: one per folder of the model repository. */
 export const ManifestSchema = Type.Object(
   {
     name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
@@ -140,7 +140,7 @@ export function parseManifest(json: unknown, source: string): Manifest {
   return manifest;
 }
 
-/** The permutation that maps a mirrored view's output slot to the original keypoint (SPEC §3). */
+/** The permutation that maps a mirrored view's output slot to the original keypoint (docs/spec.md §3). */
 export function flipPermutation(manifest: Manifest): Int32Array {
   const permutation = Int32Array.from(manifest.keypoints, (_, index) => index);
   for (const [a, b] of manifest.flipPairs) {

@@ -11,7 +11,7 @@ export interface Box {
 }
 
 /**
- * The square that one box is sampled from, in continuous image coordinates (SPEC §3). Nothing is
+ * The square that one box is sampled from, in continuous image coordinates (docs/spec.md §3). Nothing is
  * rounded: the network input point q maps to image point `origin + q · side / inputSize` exactly.
  */
 export interface CropGeometry {

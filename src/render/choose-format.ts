@@ -1,5 +1,5 @@
 /**
- * Which picture format a render request gets (SPEC §11): the `format` field when given, else the
+ * Which picture format a render request gets (docs/spec.md §11): the `format` field when given, else the
  * best of PNG, JPEG and SVG that `Accept` allows (RFC 9110 §12.5.1 q-values; ties go to the order
  * the client listed), PNG when `Accept` is absent or allows anything. Null: nothing acceptable.
  */

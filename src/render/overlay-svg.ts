@@ -1,5 +1,5 @@
 /**
- * The overlay as one SVG document (SPEC §11): boxes, `edges` as lines, each keypoint's `level`
+ * The overlay as one SVG document (docs/spec.md §11): boxes, `edges` as lines, each keypoint's `level`
  * ellipse as an outline and its mean as a filled dot, coloured by relative rmse, with a legend.
  * Every number is written exactly as predict returns it, so the drawing and the JSON cannot drift.
  */

@@ -1,5 +1,5 @@
 /**
- * The picture render answers (SPEC §11): the overlay SVG composited onto the decoded, EXIF-oriented
+ * The picture render answers (docs/spec.md §11): the overlay SVG composited onto the decoded, EXIF-oriented
  * image by sharp (librsvg draws the SVG; nothing else draws), or for `svg` the overlay with the image
  * embedded as a data URI.
  */

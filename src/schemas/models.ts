@@ -52,7 +52,7 @@ export const ModelInfo = Type.Object(
     outputs: Type.Array(TensorInfo),
     kappa: Type.Union([Type.Number(), Type.Null()], { description: 'κ_d(δ): covariance = κ · Λ⁻¹.' }),
     manifest: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
-      description: 'The manifest.json as loaded (SPEC §6).',
+      description: 'The manifest.json as loaded (docs/spec.md §6).',
     }),
   },
   { $id: 'ModelInfo', examples: [modelInfoExample()] },

@@ -1,12 +1,21 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
+import request from 'supertest';
 import fc from 'fast-check';
 import { dotImage } from '../helpers/images.js';
-import { startService, type RunningService } from '../helpers/service.js';
+import { sendRaw, startService, type RunningService } from '../helpers/service.js';
 
 // Property-based fuzzing of the predict route over a real socket. Whatever arrives, the answer is a
 // 2xx or a problem+json 4xx (503 and, when a deadline header was sent, 504 are the only 5xx allowed),
 // and afterwards the process still answers a good request correctly with bounded memory growth.
+
+/** A multipart body: the image file part, then text fields, as supertest's attach and field send them. */
+class Multipart {
+  constructor(
+    readonly image: Uint8Array,
+    readonly fields: Array<[string, string]>,
+  ) {}
+}
 
 interface Sent {
   status: number;
@@ -32,16 +41,19 @@ describe('fuzzing the predict route with random bytes, bodies, boxes, options an
   });
   afterAll(async () => service.close());
 
-  async function send(body: string | FormData | Uint8Array, headers: Record<string, string>, model = 'dots'): Promise<Sent> {
-    const response = await fetch(`${service.url}/v1/models/${encodeURIComponent(model)}/predict`, {
-      method: 'POST',
-      headers,
-      body,
-    });
+  async function send(body: string | Multipart | Uint8Array, headers: Record<string, string>, model = 'dots'): Promise<Sent> {
+    const path = `/v1/models/${encodeURIComponent(model)}/predict`;
+    const response =
+      body instanceof Multipart
+        ? await body.fields.reduce(
+            (sending, [name, value]) => sending.field(name, value),
+            request(service.url).post(path).set(headers).attach('image', Buffer.from(body.image), 'image'),
+          )
+        : await sendRaw(service.url, 'post', path, body, headers);
     const result = {
       status: response.status,
-      type: response.headers.get('content-type') ?? '',
-      body: await response.text(),
+      type: response.headers['content-type'] ?? '',
+      body: response.text,
       deadlineSent: 'x-request-deadline-ms' in headers,
     };
     statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
@@ -61,12 +73,7 @@ describe('fuzzing the predict route with random bytes, bodies, boxes, options an
     }
   }
 
-  const multipart = (image: Uint8Array, fields: Record<string, string> = {}) => {
-    const form = new FormData();
-    form.append('image', new Blob([image]), 'image');
-    for (const [name, value] of Object.entries(fields)) form.append(name, value);
-    return form;
-  };
+  const multipart = (image: Uint8Array, fields: Record<string, string> = {}) => new Multipart(image, Object.entries(fields));
 
   /** A valid image with bytes flipped, cut off or spliced: gets past the format sniffing into the decoders. */
   const damagedImage = fc
@@ -221,17 +228,15 @@ describe('fuzzing the predict route with random bytes, bodies, boxes, options an
   });
 
   test('afterwards: the process is alive, memory is bounded, and a good request is answered correctly', async () => {
-    assert.equal((await fetch(`${service.url}/healthz`)).status, 200);
+    assert.equal((await request(service.url).get('/healthz')).status, 200);
     const grown = process.memoryUsage.rss() - rssBefore;
     // Generous: V8 heaps and libvips buffers settle at their own sizes; a leak per request would not.
     assert.ok(grown < 256 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB over the fuzzing`);
-    const response = await fetch(`${service.url}/v1/models/dots/predict`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ image: png.toString('base64'), tta: false }),
-    });
+    const response = await request(service.url)
+      .post('/v1/models/dots/predict')
+      .send({ image: png.toString('base64'), tta: false });
     assert.equal(response.status, 200);
-    const [leftDot, rightDot] = ((await response.json()) as any).instances[0].keypoints;
+    const [leftDot, rightDot] = response.body.instances[0].keypoints;
     assert.ok(Math.hypot(leftDot.x - left.x, leftDot.y - left.y) <= 0.5, JSON.stringify(leftDot));
     assert.ok(Math.hypot(rightDot.x - right.x, rightDot.y - right.y) <= 0.5, JSON.stringify(rightDot));
     const seen = [...statuses.entries()]

@@ -28,7 +28,7 @@ export function referenceMoment(n: number, delta: number): number {
 const SPHERE = [NaN, 2, 2 * Math.PI, 4 * Math.PI, 2 * Math.PI * Math.PI];
 
 export function referenceNormalizer(d: number, delta: number): number {
-  return SPHERE[d] * referenceMoment(d - 1, delta);
+  return SPHERE[d]! * referenceMoment(d - 1, delta);
 }
 
 export function referenceKappa(d: number, delta: number): number {
@@ -52,10 +52,10 @@ export class RadialSampler {
     for (let i = 0; i <= points; i++) this.radii[i] = cutoff * Math.pow(i / points, 2);
     let acc = 0;
     for (let i = 1; i <= points; i++) {
-      acc += referenceRadialIntegral(d - 1, delta, this.radii[i - 1], this.radii[i]);
+      acc += referenceRadialIntegral(d - 1, delta, this.radii[i - 1]!, this.radii[i]!);
       this.cdf[i] = acc;
     }
-    for (let i = 1; i <= points; i++) this.cdf[i] /= acc;
+    for (let i = 1; i <= points; i++) this.cdf[i]! /= acc;
   }
 
   /** Radius below which a fraction u of the mass lies. */
@@ -64,11 +64,11 @@ export class RadialSampler {
     let hi = this.cdf.length - 1;
     while (hi - lo > 1) {
       const mid = (lo + hi) >> 1;
-      if (this.cdf[mid] < u) lo = mid;
+      if (this.cdf[mid]! < u) lo = mid;
       else hi = mid;
     }
-    const t = (u - this.cdf[lo]) / (this.cdf[hi] - this.cdf[lo]);
-    return this.radii[lo] + t * (this.radii[hi] - this.radii[lo]);
+    const t = (u - this.cdf[lo]!) / (this.cdf[hi]! - this.cdf[lo]!);
+    return this.radii[lo]! + t * (this.radii[hi]! - this.radii[lo]!);
   }
 
   /**
@@ -83,13 +83,13 @@ export class RadialSampler {
       let norm = 0;
       for (let i = 0; i < d; i++) {
         u[i] = rng.normal();
-        norm += u[i] * u[i];
+        norm += u[i]! * u[i]!;
       }
       const r = this.radius(rng.uniform()) / Math.sqrt(norm);
       for (let i = 0; i < d; i++) {
         let v = mean[i];
-        for (let k = 0; k < d; k++) v += inverseSqrt[i * d + k] * u[k] * r;
-        out[s * d + i] = v;
+        for (let k = 0; k < d; k++) v! += inverseSqrt[i * d + k]! * u[k]! * r;
+        out[s * d + i]! = v;
       }
     }
     return out;
@@ -100,16 +100,16 @@ export class RadialSampler {
 export function sampleCovariance(samples: Float64Array, d: number, center?: ArrayLike<number>): Float64Array {
   const count = samples.length / d;
   const mean = new Float64Array(d);
-  if (center) for (let i = 0; i < d; i++) mean[i] = center[i];
+  if (center) for (let i = 0; i < d; i++) mean[i]! = center[i];
   else {
-    for (let s = 0; s < count; s++) for (let i = 0; i < d; i++) mean[i] += samples[s * d + i] / count;
+    for (let s = 0; s < count; s++) for (let i = 0; i < d; i++) mean[i]! += samples[s * d + i]! / count;
   }
   const cov = new Float64Array(d * d);
   for (let s = 0; s < count; s++) {
     for (let i = 0; i < d; i++) {
-      for (let j = 0; j < d; j++) cov[i * d + j] += (samples[s * d + i] - mean[i]) * (samples[s * d + j] - mean[j]);
+      for (let j = 0; j < d; j++) cov[i * d + j]! += (samples[s * d + i]! - mean[i]!) * (samples[s * d + j]! - mean[j]!);
     }
   }
-  for (let i = 0; i < d * d; i++) cov[i] /= count;
+  for (let i = 0; i < d * d; i++) cov[i]! /= count;
   return cov;
 }

@@ -22,13 +22,13 @@ function gk15(f: (x: number) => number, a: number, b: number): { value: number; 
   const center = 0.5 * (a + b);
   const half = 0.5 * (b - a);
   const fc = f(center);
-  let kronrod = fc * WGK[7];
-  let gauss = fc * WG[3];
+  let kronrod = fc * WGK[7]!;
+  let gauss = fc * WG[3]!;
   for (let j = 0; j < 7; j++) {
-    const dx = half * XGK[j];
+    const dx = half * XGK[j]!;
     const sum = f(center - dx) + f(center + dx);
-    kronrod += WGK[j] * sum;
-    if (j % 2 === 1) gauss += WG[(j - 1) / 2] * sum;
+    kronrod += WGK[j]! * sum;
+    if (j % 2 === 1) gauss += WG[(j - 1) / 2]! * sum;
   }
   return { value: kronrod * half, error: Math.abs((kronrod - gauss) * half) };
 }

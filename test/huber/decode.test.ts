@@ -68,13 +68,13 @@ describe('decode', () => {
         const raw = randomRaw(100 * d + seed, d, 10);
         const dist = decode(raw, 0, d, NU);
         let rawNorm = 0;
-        for (let i = d; i < raw.length; i++) rawNorm += raw[i] * raw[i];
+        for (let i = d; i < raw.length; i++) rawNorm += raw[i]! * raw[i]!;
         // ‖B‖_F² = Σ λ², and the eigenvalues of A are g(λ + o) in the same order.
         const b = new Float64Array(d * d);
         let next = d;
         for (let i = 0; i < d; i++) {
           for (let j = i; j < d; j++) {
-            b[i * d + j] = b[j * d + i] = i === j ? raw[next] : raw[next] / Math.SQRT2;
+            b[i * d + j]! = b[j * d + i]! = i === j ? raw[next] : raw[next]! / Math.SQRT2;
             next++;
           }
         }
@@ -110,8 +110,8 @@ describe('decode', () => {
         expect(product).toBeCloseToNested(scaledIdentity, { abs: 1e-10 * kappa });
         for (let i = 0; i < d; i++) {
           let aMu = 0;
-          for (let k = 0; k < d; k++) aMu += dist.sqrtPrecision[i * d + k] * dist.mean[k];
-          expect(aMu, 'A·μ = ν').toBeCloseToNested(raw[i], { abs: 1e-10 * (1 + Math.abs(raw[i])) });
+          for (let k = 0; k < d; k++) aMu += dist.sqrtPrecision[i * d + k]! * dist.mean[k]!;
+          expect(aMu, 'A·μ = ν').toBeCloseToNested(raw[i], { abs: 1e-10 * (1 + Math.abs(raw[i]!)) });
         }
         expect(decode(raw, 0, d, MU).mean, 'μ-parameterization').toBeCloseToNested(raw.subarray(0, d), { rel: 0 });
       }
@@ -157,7 +157,7 @@ describe('decode', () => {
           }
           for (const g of dist.remappedEigenvalues) assert.ok(g >= REMAP_FLOOR && g <= REMAP_CEILING);
           for (let i = 0; i < d; i++) {
-            assert.ok(dist.sqrtPrecision[i * d + i] > 0 && dist.precision[i * d + i] > 0 && dist.covariance[i * d + i] > 0);
+            assert.ok(dist.sqrtPrecision[i * d + i]! > 0 && dist.precision[i * d + i]! > 0 && dist.covariance[i * d + i]! > 0);
           }
           if (floored === d) {
             cholesky(dist.sqrtPrecision, d, 'A');
@@ -168,8 +168,8 @@ describe('decode', () => {
       }
       const fast = decodePlanar([1, 1, value, 0, value], 0, NU);
       for (const v of [...fast.mean, ...fast.precision, ...fast.covariance]) assert.ok(Number.isFinite(v));
-      assert.ok(fast.precision[0] > 0 && fast.covariance[0] > 0);
-      assert.ok(fast.precision[0] * fast.precision[3] - fast.precision[1] ** 2 > 0, 'det Λ stays a positive double');
+      assert.ok(fast.precision[0]! > 0 && fast.covariance[0]! > 0);
+      assert.ok(fast.precision[0]! * fast.precision[3]! - fast.precision[1]! ** 2 > 0, 'det Λ stays a positive double');
     }
     const huge = decodePlanar([1, 1, 1e300, 1e300, 1e300], 0, NU);
     for (const v of [...huge.mean, ...huge.precision, ...huge.covariance]) assert.ok(Number.isFinite(v));

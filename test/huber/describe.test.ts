@@ -41,7 +41,7 @@ describe('ellipse', () => {
     ] as const) {
       const x = len * Math.cos(dir);
       const y = len * Math.sin(dir);
-      expect(Math.sqrt(x * x * inv[0] + 2 * x * y * inv[1] + y * y * inv[3])).toBeCloseToNested(r, { rel: 1e-12 });
+      expect(Math.sqrt(x * x * inv[0]! + 2 * x * y * inv[1]! + y * y * inv[3]!)).toBeCloseToNested(r, { rel: 1e-12 });
     }
   });
 
@@ -54,8 +54,8 @@ describe('ellipse', () => {
     let inside = 0;
     let squared = 0;
     for (let s = 0; s < count; s++) {
-      const dx = samples[2 * s] - dist.mean[0];
-      const dy = samples[2 * s + 1] - dist.mean[1];
+      const dx = samples[2 * s]! - dist.mean[0]!;
+      const dy = samples[2 * s + 1]! - dist.mean[1]!;
       squared += dx * dx + dy * dy;
       const u = dx * Math.cos(a) + dy * Math.sin(a);
       const v = -dx * Math.sin(a) + dy * Math.cos(a);

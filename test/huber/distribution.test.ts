@@ -30,7 +30,7 @@ function assertCovarianceWithin(
     for (let j = 0; j < d; j++) {
       let sq = 0;
       for (let s = 0; s < count; s++) {
-        const v = (samples[s * d + i] - mean[i]) * (samples[s * d + j] - mean[j]) - estimate[i * d + j];
+        const v = (samples[s * d + i]! - mean[i]!) * (samples[s * d + j]! - mean[j]!) - estimate[i * d + j]!;
         sq += v * v;
       }
       const se = Math.sqrt(sq / count / count);
@@ -56,9 +56,9 @@ describe('negativeLogLikelihood', () => {
     const raw = [0.5, -1, 2, 3, 1, -2, 4, 0.5, -1];
     const dist = decode(raw, 0, 3, { delta: 0.8, theta: 1, eigenvalueOffset: 5, parameterization: 'nu' });
     const y = [3, -2, 1];
-    const diff = y.map((v, i) => v - dist.mean[i]);
+    const diff = y.map((v, i) => v - dist.mean[i]!);
     let r2 = 0;
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) r2 += diff[i] * dist.precision[i * 3 + j] * diff[j];
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) r2 += diff[i]! * dist.precision[i * 3 + j]! * diff[j]!;
     const logDetA = dist.remappedEigenvalues.reduce((s, g) => s + Math.log(g), 0);
     const expected = -logDetA + Math.log(referenceNormalizer(3, 0.8)) + referenceLoss(Math.sqrt(r2), 0.8);
     expect(negativeLogLikelihood(dist, y)).toBeCloseToNested(expected, { abs: 1e-10 });
@@ -91,7 +91,7 @@ describe('sampling agrees with κΛ⁻¹ and r_p', () => {
           let q = 0;
           for (let i = 0; i < d; i++) {
             for (let j = 0; j < d; j++)
-              q += (samples[s * d + i] - dist.mean[i]) * dist.precision[i * d + j] * (samples[s * d + j] - dist.mean[j]);
+              q += (samples[s * d + i]! - dist.mean[i]!) * dist.precision[i * d + j]! * (samples[s * d + j]! - dist.mean[j]!);
           }
           if (q <= r * r) inside++;
         }
@@ -125,7 +125,7 @@ describe('pushForward and mirror', () => {
         inverse,
         Float64Array.from({ length: d }, (_, i) => {
           let s = 0;
-          for (let k = 0; k < d; k++) s -= inverse[i * d + k] * t[k];
+          for (let k = 0; k < d; k++) s -= inverse[i * d + k]! * t[k]!;
           return s;
         }),
       );
@@ -147,11 +147,11 @@ describe('pushForward and mirror', () => {
     const samples = new RadialSampler(2, 0.7).sample(createRng(9), 100_000, dist.mean, invertGeneral(dist.sqrtPrecision, 2));
     const mapped = new Float64Array(samples.length);
     for (let s = 0; s < samples.length / 2; s++) {
-      mapped[2 * s] = m[0] * samples[2 * s] + m[1] * samples[2 * s + 1] + t[0];
-      mapped[2 * s + 1] = m[2] * samples[2 * s] + m[3] * samples[2 * s + 1] + t[1];
+      mapped[2 * s] = m[0]! * samples[2 * s]! + m[1]! * samples[2 * s + 1]! + t[0]!;
+      mapped[2 * s + 1] = m[2]! * samples[2 * s]! + m[3]! * samples[2 * s + 1]! + t[1]!;
     }
     expect(moved.mean).toBeCloseToNested(
-      [m[0] * dist.mean[0] + m[1] * dist.mean[1] + t[0], m[2] * dist.mean[0] + m[3] * dist.mean[1] + t[1]],
+      [m[0]! * dist.mean[0]! + m[1]! * dist.mean[1]! + t[0]!, m[2]! * dist.mean[0]! + m[3]! * dist.mean[1]! + t[1]!],
       { abs: 1e-12 },
     );
     assertCovarianceWithin(mapped, 2, moved.mean, moved.covariance, 5, 'mapped samples');

@@ -32,9 +32,9 @@ function randomView(rng: Rng, delta: number, center: [number, number], spread: n
 function referenceCost(views: HuberDistribution[], x: number, y: number): number {
   let cost = 0;
   for (const v of views) {
-    const dx = x - v.mean[0];
-    const dy = y - v.mean[1];
-    const r2 = dx * dx * v.precision[0] + 2 * dx * dy * v.precision[1] + dy * dy * v.precision[3];
+    const dx = x - v.mean[0]!;
+    const dy = y - v.mean[1]!;
+    const r2 = dx * dx * v.precision[0]! + 2 * dx * dy * v.precision[1]! + dy * dy * v.precision[3]!;
     cost += referenceLoss(Math.sqrt(r2), v.delta);
   }
   return cost;
@@ -45,7 +45,7 @@ function bruteForce(views: HuberDistribution[]): { x: number; y: number; cost: n
   const xs = views.map((v) => v.mean[0]);
   const ys = views.map((v) => v.mean[1]);
   const pad = 5;
-  const [x0, x1, y0, y1] = [Math.min(...xs) - pad, Math.max(...xs) + pad, Math.min(...ys) - pad, Math.max(...ys) + pad];
+  const [x0, x1, y0, y1] = [Math.min(...xs!) - pad, Math.max(...xs!) + pad, Math.min(...ys!) - pad, Math.max(...ys!) + pad];
   let best = { x: x0, y: y0, cost: Infinity };
   const n = 150;
   for (let i = 0; i <= n; i++) {
@@ -70,8 +70,8 @@ function bruteForce(views: HuberDistribution[]): { x: number; y: number; cost: n
   while (step > 1e-10) {
     let improved = false;
     for (const [dx, dy] of directions) {
-      const x = best.x + dx * step;
-      const y = best.y + dy * step;
+      const x = best.x + dx! * step;
+      const y = best.y + dy! * step;
       const cost = referenceCost(views, x, y);
       if (cost < best.cost) {
         best = { x, y, cost };
@@ -89,7 +89,7 @@ describe('fuseMl', () => {
     for (let trial = 0; trial < 50; trial++) {
       const delta = 0.2 + 2 * rng.uniform();
       const views = Array.from({ length: 2 + (trial % 4) }, () => randomView(rng, delta, [0, 0], 8));
-      let point: Float64Array = Float64Array.from(views[0].mean);
+      let point: Float64Array = Float64Array.from(views[0]!.mean);
       let cost = fusionCost(views, point);
       for (let iteration = 0; iteration < 40; iteration++) {
         const next = fuseMl(views, { start: point, maxIterations: 1, tolerance: 1e-300 }).point;
@@ -106,18 +106,18 @@ describe('fuseMl', () => {
     const rng = createRng(22);
     for (let trial = 0; trial < 30; trial++) {
       const delta = [0.3, 1, 2.5][trial % 3];
-      const views = Array.from({ length: 2 + (trial % 3) }, () => randomView(rng, delta, [10, -5], 3));
+      const views = Array.from({ length: 2 + (trial % 3) }, () => randomView(rng, delta!, [10, -5], 3));
       const result = fuseMl(views, { tolerance: 1e-12, maxIterations: 10_000 });
       assert.ok(result.converged, `trial ${trial} converged`);
       const brute = bruteForce(views);
-      expect(referenceCost(views, result.point[0], result.point[1]), `trial ${trial} cost`).toBeCloseToNested(brute.cost, {
+      expect(referenceCost(views, result.point[0]!, result.point[1]!), `trial ${trial} cost`).toBeCloseToNested(brute.cost, {
         rel: 1e-9,
         abs: 1e-12,
       });
       assert.ok(result.cost <= brute.cost + 1e-9 * (1 + brute.cost));
-      expect(result.cost).toBeCloseToNested(referenceCost(views, result.point[0], result.point[1]), { rel: 1e-12 });
+      expect(result.cost).toBeCloseToNested(referenceCost(views, result.point[0]!, result.point[1]!), { rel: 1e-12 });
       // Strictly convex near the optimum when one view is inside its quadratic zone: the points agree too.
-      if (views.some((v) => mahalanobisRadius(v, result.point) < delta)) {
+      if (views.some((v) => mahalanobisRadius(v, result.point) < delta!)) {
         expect(result.point, `trial ${trial} point`).toBeCloseToNested([brute.x, brute.y], { abs: 1e-5 });
       }
     }
@@ -131,8 +131,8 @@ describe('fuseMl', () => {
     assert.ok(mahalanobisRadius(outlier, fused.point) > 1);
     for (const v of agreeing) assert.ok(mahalanobisRadius(v, fused.point) <= 1);
     // Outlier weight δ/r ≈ 1/40 instead of 1: the fused x moves far less than the mean of the means.
-    assert.ok(fused.point[0] < 1, `fused x ${fused.point[0]}`);
-    assert.ok(fuseMean(views)[0] > 13);
+    assert.ok(fused.point[0]! < 1, `fused x ${fused.point[0]}`);
+    assert.ok(fuseMean(views)[0]! > 13);
     const precision = independentPrecision(views, fused.point);
     const outlierWeight = 1 / mahalanobisRadius(outlier, fused.point);
     expect(precision).toBeCloseToNested([2 + outlierWeight, 0, 0, 2 + outlierWeight], { rel: 1e-12 });
@@ -202,12 +202,13 @@ describe('mixtureCovariance', () => {
     const sampler = new RadialSampler(2, 1);
     const parts = views.map((v) => sampler.sample(rng, 50_000, v.mean, invertGeneral(v.sqrtPrecision, 2)));
     const all = new Float64Array(200_000);
-    all.set(parts[0], 0);
-    all.set(parts[1], 100_000);
+    all.set(parts[0]!, 0);
+    all.set(parts[1]!, 100_000);
     const estimate = sampleCovariance(all, 2, point);
     expect(estimate).toBeCloseToNested(expected, { rel: 0.03 });
-    const trace = expected[0] + expected[3];
-    const meanTrace = (views[0].covariance[0] + views[0].covariance[3] + views[1].covariance[0] + views[1].covariance[3]) / 2;
+    const trace = expected[0]! + expected[3]!;
+    const meanTrace =
+      (views[0]!.covariance[0]! + views[0]!.covariance[3]! + views[1]!.covariance[0]! + views[1]!.covariance[3]!) / 2;
     assert.ok(trace > meanTrace, 'disagreement widens the mixture');
   });
 });

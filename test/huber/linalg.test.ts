@@ -25,21 +25,21 @@ function withSpectrum(rng: Rng, values: number[]): Float64Array {
     const col = Array.from({ length: d }, () => rng.normal());
     for (let k = 0; k < j; k++) {
       let dot = 0;
-      for (let i = 0; i < d; i++) dot += col[i] * q[i * d + k];
-      for (let i = 0; i < d; i++) col[i] -= dot * q[i * d + k];
+      for (let i = 0; i < d; i++) dot += col[i]! * q[i * d + k]!;
+      for (let i = 0; i < d; i++) col[i]! -= dot * q[i * d + k]!;
     }
     const norm = Math.hypot(...col);
-    for (let i = 0; i < d; i++) q[i * d + j] = col[i] / norm;
+    for (let i = 0; i < d; i++) q[i * d + j] = col[i]! / norm;
   }
   const out = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
     for (let j = 0; j < d; j++) {
       let s = 0;
-      for (let k = 0; k < d; k++) s += q[i * d + k] * values[k] * q[j * d + k];
+      for (let k = 0; k < d; k++) s += q[i * d + k]! * values[k]! * q[j * d + k]!;
       out[i * d + j] = s;
     }
   }
-  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) out[j * d + i] = out[i * d + j];
+  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) out[j * d + i]! = out[i * d + j];
   return out;
 }
 
@@ -49,12 +49,12 @@ function checkDecomposition(b: Float64Array, d: number, message: string): void {
   for (const v of b) scale = Math.max(scale, Math.abs(v));
   const bv = multiply(b, vectors, d);
   const vd = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) vd[i * d + j] = vectors[i * d + j] * values[j];
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) vd[i * d + j] = vectors[i * d + j]! * values[j]!;
   expect(bv, `${message} B·V = V·D`).toBeCloseToNested(vd, { abs: 1e-13 * Math.max(scale, 1e-300) });
   const identity = new Float64Array(d * d);
   for (let i = 0; i < d; i++) identity[i * d + i] = 1;
   expect(multiply(transpose(vectors, d), vectors, d), `${message} VᵀV = I`).toBeCloseToNested(identity, { abs: 1e-14 });
-  for (let i = 1; i < d; i++) assert.ok(values[i - 1] >= values[i], `${message} values descending`);
+  for (let i = 1; i < d; i++) assert.ok(values[i - 1]! >= values[i]!, `${message} values descending`);
 }
 
 describe('symmetricEigen (Jacobi)', () => {
@@ -113,7 +113,7 @@ describe('eigenSymmetric2x2 (closed form)', () => {
       if (e.lambda1 - e.lambda2 > 1e-8 * scale) {
         const v0 = j.vectors[0];
         const v1 = j.vectors[2];
-        expect([e.p11, e.p12, e.p22]).toBeCloseToNested([v0 * v0, v0 * v1, v1 * v1], { abs: 1e-12 });
+        expect([e.p11, e.p12, e.p22]).toBeCloseToNested([v0! * v0!, v0! * v1!, v1! * v1!], { abs: 1e-12 });
       }
       // The projector form reconstructs B whatever the multiplicity.
       const rebuilt = [

@@ -50,12 +50,12 @@ describe('fuseKeypointViews', () => {
     for (let k = 0; k < 3; k++) {
       const expected = pushForward(decodePlanar(raw, 5 * k, PARAMS), affine.m, affine.t);
       const kp = keypoints[k];
-      assert.deepEqual([kp.iterations, kp.converged], [0, true]);
-      expect([kp.x, kp.y]).toBeCloseToNested(expected.mean, { abs: 1e-9 });
-      expect(flat(kp.covariance)).toBeCloseToNested(expected.covariance, { rel: 1e-12 });
-      expect(kp.rmse).toBeCloseToNested(Math.sqrt(expected.covariance[0] + expected.covariance[3]), { rel: 1e-12 });
+      assert.deepEqual([kp!.iterations, kp!.converged], [0, true]);
+      expect([kp!.x, kp!.y]).toBeCloseToNested(expected.mean, { abs: 1e-9 });
+      expect(flat(kp!.covariance)).toBeCloseToNested(expected.covariance, { rel: 1e-12 });
+      expect(kp!.rmse).toBeCloseToNested(Math.sqrt(expected.covariance[0]! + expected.covariance[3]!), { rel: 1e-12 });
       const e = ellipse(expected.covariance, 1, 0.95);
-      expect([kp.ellipse.semiMajor, kp.ellipse.semiMinor, kp.ellipse.angle]).toBeCloseToNested(
+      expect([kp!.ellipse.semiMajor, kp!.ellipse.semiMinor, kp!.ellipse.angle]).toBeCloseToNested(
         [e.semiMajor, e.semiMinor, e.angle],
         {
           rel: 1e-9,
@@ -96,28 +96,28 @@ describe('fuseKeypointViews', () => {
       const perView = viewInputs.map((view) => {
         const out = new Array(count);
         for (let k = 0; k < count; k++) {
-          const h = normalization[k].whitening;
+          const h = normalization[k]!.whitening;
           const det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
           const hInv = [h[1][1] / det, -h[0][1] / det, -h[1][0] / det, h[0][0] / det];
           const normalized = decodePlanar(view.raw, view.offset + 5 * k, PARAMS);
-          const input = pushForward(normalized, hInv, normalization[k].mean);
+          const input = pushForward(normalized, hInv, normalization[k]!.mean);
           const target = view.slotToKeypoint === null ? k : view.slotToKeypoint[k];
           out[target] = pushForward(input, view.inputToImage.m, view.inputToImage.t);
         }
         return out;
       });
       for (let k = 0; k < count; k++) {
-        const dists = [perView[0][k], perView[1][k]];
+        const dists = [perView[0]![k], perView[1]![k]];
         const point = fusion === 'ml' ? fuseMl(dists, { tolerance: 1e-12, maxIterations: 100_000 }).point : fuseMean(dists);
         const kp = result.keypoints[k];
-        expect([kp.x, kp.y], `${fusion} keypoint ${k}`).toBeCloseToNested(point, { abs: 1e-6 });
-        expect(flat(kp.covariance)).toBeCloseToNested(mixtureCovariance(dists, point), { rel: 1e-7, abs: 1e-9 });
-        assert.ok(kp.converged, `${fusion} keypoint ${k} after ${kp.iterations} iterations`);
-        if (fusion === 'mean') assert.equal(kp.iterations, 0);
+        expect([kp!.x, kp!.y], `${fusion} keypoint ${k}`).toBeCloseToNested(point, { abs: 1e-6 });
+        expect(flat(kp!.covariance)).toBeCloseToNested(mixtureCovariance(dists, point), { rel: 1e-7, abs: 1e-9 });
+        assert.ok(kp!.converged, `${fusion} keypoint ${k} after ${kp!.iterations} iterations`);
+        if (fusion === 'mean') assert.equal(kp!.iterations, 0);
         for (let v = 0; v < 2; v++) {
-          const vk = result.views![v][k];
-          expect([vk.x, vk.y]).toBeCloseToNested(perView[v][k].mean, { abs: 1e-9 });
-          expect(flat(vk.covariance)).toBeCloseToNested(perView[v][k].covariance, { rel: 1e-9, abs: 1e-12 });
+          const vk = result.views![v]![k];
+          expect([vk!.x, vk!.y]).toBeCloseToNested(perView[v]![k].mean, { abs: 1e-9 });
+          expect(flat(vk!.covariance)).toBeCloseToNested(perView[v]![k].covariance, { rel: 1e-9, abs: 1e-12 });
         }
       }
     }
@@ -134,7 +134,7 @@ describe('fuseKeypointViews', () => {
     for (let k = 0; k < count; k++) {
       const source = flip[k];
       mirroredRaw.set(
-        [SIZE - raw[5 * source], raw[5 * source + 1], raw[5 * source + 2], -raw[5 * source + 3], raw[5 * source + 4]],
+        [SIZE - raw[5 * source!]!, raw[5 * source! + 1]!, raw[5 * source! + 2]!, -raw[5 * source! + 3]!, raw[5 * source! + 4]!],
         5 * k,
       );
     }
@@ -144,13 +144,13 @@ describe('fuseKeypointViews', () => {
       { raw: mirroredRaw, offset: 0, inputToImage: { m: [-1, 0, 0, 1], t: [SIZE, 0] }, slotToKeypoint: flip },
     ];
     const fused = fuseKeypointViews(views, normalization, params, { fusion: 'ml', level: 0.95, includeViews: false });
-    const single = fuseKeypointViews([views[0]], normalization, params, { fusion: 'ml', level: 0.95, includeViews: false });
+    const single = fuseKeypointViews([views[0]!], normalization, params, { fusion: 'ml', level: 0.95, includeViews: false });
     for (let k = 0; k < count; k++) {
-      expect([fused.keypoints[k].x, fused.keypoints[k].y]).toBeCloseToNested([single.keypoints[k].x, single.keypoints[k].y], {
+      expect([fused.keypoints[k]!.x, fused.keypoints[k]!.y]).toBeCloseToNested([single.keypoints[k]!.x, single.keypoints[k]!.y], {
         abs: 1e-4,
       });
-      expect(flat(fused.keypoints[k].covariance)).toBeCloseToNested(flat(single.keypoints[k].covariance), { rel: 1e-5 });
-      assert.ok(fused.keypoints[k].converged && fused.keypoints[k].iterations >= 1);
+      expect(flat(fused.keypoints[k]!.covariance)).toBeCloseToNested(flat(single.keypoints[k]!.covariance), { rel: 1e-5 });
+      assert.ok(fused.keypoints[k]!.converged && fused.keypoints[k]!.iterations >= 1);
     }
   });
 
@@ -199,7 +199,7 @@ describe('fuseKeypointViews', () => {
         fuseKeypointViews(
           [view],
           [
-            norm[0],
+            norm[0]!,
             {
               mean: [0, 0],
               whitening: [

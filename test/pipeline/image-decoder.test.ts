@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import sharp from 'sharp';
 import { DomainError } from '../../src/domain-errors.js';
 import { problemFromDomain } from '../../src/errors.js';
@@ -28,11 +28,8 @@ function interleave(planes: ArrayLike<number>[], scale = 1): number[] {
 /** Every decoded pixel is (v, v, v) with v within `tolerance` of the source grey plane. */
 function assertGreyPixels(pixels: Buffer, tolerance: number, what: string) {
   assert.equal(pixels.length, W * H * 3, `${what}: three bytes a pixel`);
-  let worst = 0;
-  for (let index = 0; index < W * H; index++) {
-    for (let channel = 0; channel < 3; channel++) worst = Math.max(worst, Math.abs(pixels[index * 3 + channel]! - grey[index]!));
-  }
-  assert.ok(worst <= tolerance, `${what}: a pixel differs from the source by ${worst} (> ${tolerance})`);
+  const source = Array.from({ length: W * H * 3 }, (_, sample) => grey[Math.floor(sample / 3)]!);
+  expect(pixels, `${what}: every channel of every pixel near the source grey`).toBeCloseToNested(source, { abs: tolerance });
 }
 
 async function expectProblem(bytes: Buffer, status: number, detail: RegExp, maxPixels = limits.maxPixels) {
@@ -110,12 +107,10 @@ describe('decodeImage: every supported layout becomes 8-bit sRGB, three channels
     const levels = [0, 257, 0x4000, 0x8000, 0x8080, 0xc000, 0xffff];
     const decoded = await decodeImage(encodePng(levels.length, 1, 'grey', 16, levels), limits);
     const values = levels.map((_, index) => decoded.pixels[index * 3]!);
-    levels.forEach((level, index) => {
-      assert.ok(
-        Math.abs(values[index]! - level / 257) <= 1,
-        `16-bit ${level} decoded to ${values[index]}, expected ≈ ${(level / 257).toFixed(1)}`,
-      );
-    });
+    expect(values, '16-bit levels scaled by 1/257').toBeCloseToNested(
+      levels.map((level) => level / 257),
+      { abs: 1 },
+    );
     assert.ok(values[3] === 127 || values[3] === 128, `0x8000 decoded to ${values[3]}`);
   });
 

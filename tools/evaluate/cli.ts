@@ -1,7 +1,7 @@
 /**
  * `npm run evaluate -- --url … --model … --format wflw|coco --annotations <file> --images <dir> [--out <dir>]
  * [--token <t>] [--concurrency N] [--limit N]`: a labelled set through the running service, reported as
- * report.json, report.md and SVG plots (SPEC §10, docs/evaluate.md).
+ * report.json, report.md and SVG plots (docs/spec.md §10, docs/evaluate.md).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

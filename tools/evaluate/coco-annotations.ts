@@ -1,5 +1,5 @@
 /**
- * COCO keypoints JSON (SPEC §10): `images` ({id, file_name}), `annotations` ({id, image_id, keypoints as
+ * COCO keypoints JSON (docs/spec.md §10): `images` ({id, file_name}), `annotations` ({id, image_id, keypoints as
  * [x, y, v] triples, bbox [x, y, w, h], area?, iscrowd?}) and, when the dataset gives them, a top-level
  * `sigmas` array for OKS.
  */

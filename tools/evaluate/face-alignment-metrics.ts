@@ -1,4 +1,4 @@
-/** Face-alignment error measures of the paper's tables (SPEC §10): NME, FR@0.1 and AUC@0.1 per instance. */
+/** Face-alignment error measures of the paper's tables (docs/spec.md §10): NME, FR@0.1 and AUC@0.1 per instance. */
 
 /** WFLW's outer eye corners (0-based), the inter-ocular normalizer. */
 export const WFLW_INTEROCULAR: readonly [number, number] = [60, 72];

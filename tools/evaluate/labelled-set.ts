@@ -7,7 +7,7 @@ export interface Box {
   height: number;
 }
 
-/** WFLW's six attribute flags, in the file's column order (SPEC §10). */
+/** WFLW's six attribute flags, in the file's column order (docs/spec.md §10). */
 export const WFLW_ATTRIBUTES = ['pose', 'expression', 'illumination', 'makeup', 'occlusion', 'blur'] as const;
 export type WflwAttribute = (typeof WFLW_ATTRIBUTES)[number];
 

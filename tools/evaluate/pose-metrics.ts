@@ -1,4 +1,4 @@
-/** Pose keypoint measures (SPEC §10): PCK with the box diagonal as normalizer, and COCO's OKS. */
+/** Pose keypoint measures (docs/spec.md §10): PCK with the box diagonal as normalizer, and COCO's OKS. */
 
 /** Fraction of keypoints with distance ≤ α·normalizer (each keypoint carries its own normalizer). */
 export function percentCorrect(distances: readonly number[], normalizers: readonly number[], alpha: number): number {

@@ -1,5 +1,5 @@
 /**
- * How honest the returned distributions are (SPEC §10): NLL of the ground truth, coverage of the level-p
+ * How honest the returned distributions are (docs/spec.md §10): NLL of the ground truth, coverage of the level-p
  * regions, calibration of predicted against empirical rmse. "The returned distribution" is the Huber
  * distribution with the returned mean, Λ = κ_d(δ)·Σ⁻¹ from the returned covariance, δ from the manifest.
  */

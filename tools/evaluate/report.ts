@@ -1,4 +1,4 @@
-/** report.json (the SPEC §10 contract), report.md and the plots, written into the output folder. */
+/** report.json (the docs/spec.md §10 contract), report.md and the plots, written into the output folder. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FAILURE_THRESHOLD } from './face-alignment-metrics.js';

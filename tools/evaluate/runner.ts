@@ -1,6 +1,6 @@
 /**
  * Sends every image and box of a labelled set through the running service with the generated TypeScript
- * client, once per compared setting, so the numbers are what clients of the service get (SPEC §10).
+ * client, once per compared setting, so the numbers are what clients of the service get (docs/spec.md §10).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-/** One compared setting's numbers (SPEC §10 report.json `settings.*`) from the instances evaluated under it. */
+/** One compared setting's numbers (docs/spec.md §10 report.json `settings.*`) from the instances evaluated under it. */
 import { areaUnderCurve, failureRate, interOcularDistance, mean, normalizedMeanError } from './face-alignment-metrics.js';
 import { WFLW_ATTRIBUTES, type LabelledInstance, type WflwAttribute } from './labelled-set.js';
 import { objectKeypointSimilarity, percentCorrect } from './pose-metrics.js';
@@ -102,7 +102,7 @@ export function settingMetrics(scored: readonly ScoredInstance[], options: Setti
       if (members.length > 0) subsets[attribute] = summarize(members);
     }
     const { nme, failureRate: fr, auc } = summarize(instanceErrors);
-    // Key order as SPEC §10 lists it, so report.json reads in the documented order.
+    // Key order as docs/spec.md §10 lists it, so report.json reads in the documented order.
     return { metrics: { nme, failureRate: fr, auc, subsets, ...metrics }, errors: instanceErrors };
   }
   const pck = Object.fromEntries(PCK_THRESHOLDS.map((alpha) => [String(alpha), percentCorrect(distances, diagonals, alpha)]));

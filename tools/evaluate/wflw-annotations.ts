@@ -1,5 +1,5 @@
 /**
- * WFLW's `list_98pt_rect_attr_{train,test}.txt` (SPEC §10): per line 196 coordinates, x_min y_min x_max
+ * WFLW's `list_98pt_rect_attr_{train,test}.txt` (docs/spec.md §10): per line 196 coordinates, x_min y_min x_max
  * y_max, six 0/1 attribute flags and the image's relative path, separated by whitespace.
  */
 import { interOcularDistance, WFLW_INTEROCULAR } from './face-alignment-metrics.js';
@@ -25,7 +25,7 @@ function parseNumber(text: string, what: string): number {
 }
 
 function parseFlag(text: string, attribute: WflwAttribute): boolean {
-  // Read as an integer: the reference parser's bool('0') made every flag true (SPEC §8).
+  // Read as an integer: the reference parser's bool('0') made every flag true (docs/spec.md §8).
   if (text !== '0' && text !== '1') throw new LineError(`attribute ${attribute} must be 0 or 1, got ${JSON.stringify(text)}`);
   return text === '1';
 }

@@ -1,4 +1,4 @@
-// Lines that join WFLW's 98 landmarks into a face drawing (SPEC §6 `edges`): the contour and the
+// Lines that join WFLW's 98 landmarks into a face drawing (docs/spec.md §6 `edges`): the contour and the
 // nose as open chains, brows, eyes and lips as closed loops. The pupils (96, 97) stand alone.
 function chain(first: number, last: number): [number, number][] {
   const pairs: [number, number][] = [];
