@@ -1,14 +1,15 @@
 // Generates the untrained default model (models/resnet101-huber-wflw/model.onnx)
-// if it is missing. Usage: node dist/scripts/ensure-default-model.js [modelsDir] [--force]
-import { dirname, join, resolve } from 'node:path';
+// if it is missing. Usage: npm run models:default -- [modelsDir] [--force]
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureDefaultModel } from '../tools/model-builder/default-model.js';
 
 export { ensureDefaultModel };
 export type { EnsureDefaultModelResult } from '../tools/model-builder/default-model.js';
 
-// dist/scripts/ → repository root
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// scripts/ (run by tsx) or dist/scripts/ (compiled, as in the container) → repository root
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = basename(dirname(here)) === 'dist' ? resolve(here, '..', '..') : resolve(here, '..');
 
 async function main(argv: string[]): Promise<void> {
   const force = argv.includes('--force');

@@ -41,6 +41,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open Inference Protocol: server metadata */
+        get: operations["v2ServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open Inference Protocol: server liveness */
+        get: operations["v2ServerLive"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open Inference Protocol: server readiness
+         * @description 200 once no model is still loading and at least one is ready; 503 before that.
+         */
+        get: operations["v2ServerReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -101,54 +155,20 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v2": {
+    "/v1/models/{model}/render": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Open Inference Protocol: server metadata */
-        get: operations["v2ServerMetadata"];
+        get?: never;
         put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v2/health/live": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Open Inference Protocol: server liveness */
-        get: operations["v2ServerLive"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v2/health/ready": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /**
-         * Open Inference Protocol: server readiness
-         * @description 200 once no model is still loading and at least one is ready; 503 before that.
+         * Draw the predicted keypoints and their uncertainty ellipses over the image
+         * @description Takes exactly predict's input (JSON with a base64 image, or multipart/form-data) and every option, plus `format`. Answers the EXIF-oriented image at its pixel size with each box, each keypoint's mean as a filled dot and its `level` ellipse (the numbers predict returns for the same request), the manifest's edges as lines, and a legend: colour is rmse divided by the box diagonal. `format` (png, jpeg, svg) wins over Accept.
          */
-        get: operations["v2ServerReady"];
-        put?: never;
-        post?: never;
+        post: operations["render"];
         delete?: never;
         options?: never;
         head?: never;
@@ -206,6 +226,86 @@ export interface paths {
          * @description Input `image` UINT8 [H, W, 3] (RGB, row-major) and optional `boxes` FP32 [B, 4] (x, y, width, height); parameters `tta`, `fusion`, `level`. Outputs `keypoints` FP32 [B, K, 2], `covariance` FP32 [B, K, 2, 2], `ellipse` FP32 [B, K, 3] (semi-major, semi-minor, angle in degrees), `rmse` FP32 [B, K] and `boxes` FP32 [B, 4], all in image pixels. Response parameters name the keypoints in order.
          */
         post: operations["v2ModelInfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fuse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fuse independent observations of points (2-D or 3-D) into their posterior
+         * @description Each point’s observations (mean and covariance, as predict returns them) are independent Huber evidence; returns the flat-prior posterior mean, covariance and level region, the maximum-likelihood point where unique, and per-observation weights and outlier flags.
+         */
+        post: operations["fuse"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/triangulate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Triangulate 2-D keypoint distributions from calibrated cameras into 3-D points with covariance
+         * @description Each observation is a camera’s Huber distribution of the point in raw (distorted) pixels; alternatives (for example the flip partner) make that camera’s factor a mixture. Returns the posterior position, 3×3 covariance and region with each projection linearized at the position, the global maximum-likelihood point where unique, and per camera its weight, outlier flag, chosen component and reprojection.
+         */
+        post: operations["triangulate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model}/predict-multiview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Predict keypoints in every camera of a calibrated rig and triangulate them to 3-D with covariance
+         * @description multipart/form-data: one image file part per camera (the part’s name is the camera’s name), a `calibration` part (calibration.toml text or JSON `{cameras}`), `boxes` (JSON: camera → box), and the predict options as fields. Each image is predicted exactly as by predict; each keypoint is then triangulated from the cameras with its flip partner’s distribution as an alternative of prior `swapPrior`.
+         */
+        post: operations["predictMultiview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/smooth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Smooth or filter keypoint tracks over time, carrying each frame’s full covariance
+         * @description Each track’s frames (mean and covariance as predict returns them, or mean null for a missed frame) are Huber measurements of a constant-velocity path driven by white-noise acceleration. "smoother" returns each frame’s state in the MAP of the whole track; "filter" is causal. Per frame: mean, covariance, region, velocity, the measurement’s weight and an outlier flag. docs/spec.md §9.
+         */
+        post: operations["smooth"];
         delete?: never;
         options?: never;
         head?: never;
@@ -391,6 +491,7 @@ export interface components {
          *           "reason": "CUDA execution provider is not available in this build"
          *         }
          *       ],
+         *       "precision": "fp32",
          *       "inputs": [
          *         {
          *           "name": "input",
@@ -478,6 +579,8 @@ export interface components {
                 provider: string;
                 reason: string;
             }[];
+            /** @description fp32, or the precision of a variant (docs/spec.md §12); null while the manifest is unread or invalid. */
+            precision: "fp32" | "fp16" | "int8" | null;
             inputs: {
                 name: string;
                 /** @description Numbers, or names of dynamic axes. */
@@ -611,6 +714,134 @@ export interface operations {
             };
         };
     };
+    v2ServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "huber-keypoints",
+                     *       "version": "1.0.0",
+                     *       "extensions": []
+                     *     }
+                     */
+                    "application/json": {
+                        name: string;
+                        version: string;
+                        extensions: string[];
+                    };
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v2ServerLive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "live": true
+                     *     }
+                     */
+                    "application/json": {
+                        live: boolean;
+                    };
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v2ServerReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ready": true
+                     *     }
+                     */
+                    "application/json": {
+                        ready: boolean;
+                    };
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not ready yet */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ready": false
+                     *     }
+                     */
+                    "application/json": {
+                        ready: boolean;
+                    };
+                };
+            };
+        };
+    };
     listModels: {
         parameters: {
             query?: never;
@@ -643,6 +874,7 @@ export interface operations {
                      *               "reason": "CUDA execution provider is not available in this build"
                      *             }
                      *           ],
+                     *           "precision": "fp32",
                      *           "inputs": [
                      *             {
                      *               "name": "input",
@@ -926,7 +1158,8 @@ export interface operations {
                      *         "name": "resnet101-huber-wflw",
                      *         "version": "1",
                      *         "trained": false,
-                     *         "executionProvider": "cpu"
+                     *         "executionProvider": "cpu",
+                     *         "precision": "fp32"
                      *       },
                      *       "image": {
                      *         "width": 640,
@@ -1004,6 +1237,8 @@ export interface operations {
                             trained: boolean;
                             /** @description ONNX Runtime execution provider that ran the model (cuda or cpu). */
                             executionProvider: string;
+                            /** @description The model's numeric precision: fp32, or an fp16 / int8 variant of an fp32 parent (docs/spec.md §12). */
+                            precision: "fp32" | "fp16" | "int8";
                         };
                         /** @description Size of the EXIF-oriented image. */
                         image: {
@@ -1110,33 +1345,192 @@ export interface operations {
             };
         };
     };
-    v2ServerMetadata: {
+    render: {
         parameters: {
             query?: never;
-            header?: never;
-            path?: never;
+            header?: {
+                /** @description Milliseconds the client will wait; work still queued past it is dropped and answered 504. Capped at 30000. */
+                "x-request-deadline-ms"?: number;
+            };
+            path: {
+                /**
+                 * @description Model name: its folder in the model repository.
+                 * @example resnet101-huber-wflw
+                 */
+                model: string;
+            };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "image": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAADElEQVQImWNgYGAAAAAEAAGjChXjAAAAAElFTkSuQmCC",
+                 *       "boxes": [
+                 *         {
+                 *           "x": 420,
+                 *           "y": 160,
+                 *           "width": 300,
+                 *           "height": 340
+                 *         }
+                 *       ],
+                 *       "level": 0.95,
+                 *       "format": "png"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * Format: byte
+                     * @description The image file (JPEG, PNG, WebP, AVIF or TIFF), base64-encoded.
+                     */
+                    image: string;
+                    /** @description Boxes around the objects (faces, people). Omitted or empty: the whole image is one box. */
+                    boxes?: components["schemas"]["Box"][];
+                    /**
+                     * @description Also run the left-right mirrored view and fuse the two.
+                     * @default true
+                     */
+                    tta?: boolean;
+                    /**
+                     * @description "ml": maximum-likelihood point of the views (majorize-minimize); "mean": average of the view means.
+                     * @default ml
+                     */
+                    fusion?: "ml" | "mean";
+                    /**
+                     * @description Probability mass inside each reported ellipse.
+                     * @default 0.95
+                     */
+                    level?: number;
+                    /**
+                     * @description Also return each view's own distributions.
+                     * @default false
+                     */
+                    includeViews?: boolean;
+                    /** @description Picture format: png, jpeg, or svg (a vector overlay embedding the image). When omitted, the Accept header chooses; PNG when it allows anything. */
+                    format?: "png" | "jpeg" | "svg";
+                };
+                /**
+                 * @example {
+                 *       "image": "(PNG or JPEG file bytes)",
+                 *       "boxes": [
+                 *         {
+                 *           "x": 420,
+                 *           "y": 160,
+                 *           "width": 300,
+                 *           "height": 340
+                 *         }
+                 *       ],
+                 *       "format": "svg"
+                 *     }
+                 */
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description The image file.
+                     */
+                    image: string;
+                    /** @description Boxes around the objects (faces, people). Omitted or empty: the whole image is one box. */
+                    boxes?: components["schemas"]["Box"][];
+                    /**
+                     * @description Also run the left-right mirrored view and fuse the two.
+                     * @default true
+                     */
+                    tta?: boolean;
+                    /**
+                     * @description "ml": maximum-likelihood point of the views (majorize-minimize); "mean": average of the view means.
+                     * @default ml
+                     */
+                    fusion?: "ml" | "mean";
+                    /**
+                     * @description Probability mass inside each reported ellipse.
+                     * @default 0.95
+                     */
+                    level?: number;
+                    /**
+                     * @description Also return each view's own distributions.
+                     * @default false
+                     */
+                    includeViews?: boolean;
+                    /** @description Picture format: png, jpeg, or svg (a vector overlay embedding the image). When omitted, the Accept header chooses; PNG when it allows anything. */
+                    format?: "png" | "jpeg" | "svg";
+                };
+            };
+        };
         responses: {
-            /** @description Default Response */
+            /** @description The EXIF-oriented image at its pixel size with boxes, means, ellipses and edges drawn: PNG (the default), JPEG (quality 90), or SVG whose viewBox is the image's pixel grid, the image embedded as a data URI, each mean and ellipse with a <title> for hover. */
             200: {
+                headers: {
+                    /** @description The manifest's `trained`: false for demonstration weights (the picture's legend says so too). */
+                    "x-model-trained"?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                    "image/jpeg": string;
+                    "image/svg+xml": string;
+                };
+            };
+            /** @description Malformed request, or an image that cannot be decoded */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "name": "huber-keypoints",
-                     *       "version": "1.0.0",
-                     *       "extensions": []
-                     *     }
-                     */
-                    "application/json": {
-                        name: string;
-                        version: string;
-                        extensions: string[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong bearer token (only when the server sets AUTH_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Accept allows none of PNG, JPEG or SVG and no format field was sent */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body or image larger than the configured limits */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type or image format */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Boxes that are empty, non-finite, outside the image, or too many */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal error */
@@ -1148,92 +1542,22 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    v2ServerLive: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Default Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "live": true
-                     *     }
-                     */
-                    "application/json": {
-                        live: boolean;
-                    };
-                };
-            };
-            /** @description Internal error */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    v2ServerReady: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Default Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "ready": true
-                     *     }
-                     */
-                    "application/json": {
-                        ready: boolean;
-                    };
-                };
-            };
-            /** @description Internal error */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not ready yet */
+            /** @description Model not ready, queue full or server overloaded (see Retry-After), or inference failed */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "ready": false
-                     *     }
-                     */
-                    "application/json": {
-                        ready: boolean;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request deadline passed before inference */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1708,6 +2032,1285 @@ export interface operations {
             };
             /** @description The server's longest deadline passed before inference */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    fuse: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "delta": 1,
+                 *       "level": 0.9,
+                 *       "points": [
+                 *         {
+                 *           "name": "nose_tip",
+                 *           "observations": [
+                 *             {
+                 *               "mean": [
+                 *                 412.3,
+                 *                 288.1
+                 *               ],
+                 *               "covariance": [
+                 *                 [
+                 *                   9.2,
+                 *                   1.1
+                 *                 ],
+                 *                 [
+                 *                   1.1,
+                 *                   6.4
+                 *                 ]
+                 *               ]
+                 *             },
+                 *             {
+                 *               "mean": [
+                 *                 414,
+                 *                 287.2
+                 *               ],
+                 *               "covariance": [
+                 *                 [
+                 *                   12.5,
+                 *                   -2
+                 *                 ],
+                 *                 [
+                 *                   -2,
+                 *                   8.1
+                 *                 ]
+                 *               ]
+                 *             },
+                 *             {
+                 *               "mean": [
+                 *                 431,
+                 *                 280
+                 *               ],
+                 *               "covariance": [
+                 *                 [
+                 *                   8,
+                 *                   0
+                 *                 ],
+                 *                 [
+                 *                   0,
+                 *                   8
+                 *                 ]
+                 *               ]
+                 *             }
+                 *           ]
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description δ of the Huber distributions the covariances describe (the model manifest’s `distribution.delta`).
+                     * @default 1
+                     */
+                    delta?: number;
+                    /**
+                     * @description Posterior probability mass inside each reported region.
+                     * @default 0.95
+                     */
+                    level?: number;
+                    /**
+                     * @description Also return ∂mode/∂μᵢ for each observation (implicit-function theorem at the mode); null when the mode is not unique.
+                     * @default false
+                     */
+                    sensitivities?: boolean;
+                    points: {
+                        name?: string;
+                        /** @description Independent observations of one quantity, all 2-D or all 3-D. */
+                        observations: {
+                            /** @description A location in R² or R³. */
+                            mean: number[];
+                            /** @description Covariance Σ (symmetric positive definite, the same dimension as `mean`), units². */
+                            covariance: number[][];
+                        }[];
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "points": [
+                     *         {
+                     *           "name": "nose_tip",
+                     *           "mean": [
+                     *             415.363,
+                     *             286.975
+                     *           ],
+                     *           "mode": [
+                     *             414.04,
+                     *             287.461
+                     *           ],
+                     *           "covariance": [
+                     *             [
+                     *               6.381,
+                     *               -1.209
+                     *             ],
+                     *             [
+                     *               -1.209,
+                     *               2.757
+                     *             ]
+                     *           ],
+                     *           "region": {
+                     *             "level": 0.9,
+                     *             "radius": 2.154
+                     *           },
+                     *           "ellipse": {
+                     *             "level": 0.9,
+                     *             "semiMajor": 5.594,
+                     *             "semiMinor": 3.33,
+                     *             "angle": -16.86
+                     *           },
+                     *           "rmse": 3.023,
+                     *           "iterations": 4,
+                     *           "converged": true,
+                     *           "observations": [
+                     *             {
+                     *               "weight": 0.486,
+                     *               "mahalanobis": 2.057,
+                     *               "outlier": false
+                     *             },
+                     *             {
+                     *               "weight": 1,
+                     *               "mahalanobis": 0.676,
+                     *               "outlier": false
+                     *             },
+                     *             {
+                     *               "weight": 0.094,
+                     *               "mahalanobis": 10.618,
+                     *               "outlier": true
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        points: {
+                            name?: string;
+                            /** @description Posterior mean E[y] (flat prior). */
+                            mean: number[];
+                            /** @description Maximum-likelihood point where it is unique, else null. */
+                            mode: number[] | null;
+                            /** @description Posterior covariance about `mean`. */
+                            covariance: number[][];
+                            /** @description The level set of the posterior covariance’s Mahalanobis distance that holds `level` of the posterior. */
+                            region: {
+                                /** @description Posterior mass inside the region. */
+                                level: number;
+                                /** @description The region is (y − mean)ᵀ Σ⁻¹ (y − mean) ≤ radius², Σ the reported posterior covariance. */
+                                radius: number;
+                            };
+                            ellipse?: components["schemas"]["Ellipse"];
+                            /** @description √(trace covariance): expected distance error. */
+                            rmse: number;
+                            /** @description Iterations of the mode’s solver. */
+                            iterations: number;
+                            /** @description Whether the mode’s solver met its tolerance. */
+                            converged: boolean;
+                            observations: {
+                                /** @description min(1, δ/mahalanobis): the observation’s influence relative to a Gaussian one. */
+                                weight: number;
+                                /** @description ‖Aᵢ(mean − μᵢ)‖ at the reported mean, in the observation’s own A-space. */
+                                mahalanobis: number;
+                                /** @description The result lies outside the observation’s own 99 % region. */
+                                outlier: boolean;
+                            }[];
+                            /** @description ∂mode/∂μᵢ per observation (rows: the result’s coordinates); null when `mode` is null. */
+                            sensitivities?: number[][][] | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Malformed request (schema violation, non-finite number) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong bearer token (only when the server sets AUTH_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Evidence that is not a distribution (singular, non-symmetric or non-positive-definite covariance), mixed dimensions, or too many points or observations */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    triangulate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Send the cameras either as `cameras` or as `calibration`, not both. */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "level": 0.9,
+                 *       "cameras": [
+                 *         {
+                 *           "name": "left",
+                 *           "matrix": [
+                 *             [
+                 *               800,
+                 *               0,
+                 *               320
+                 *             ],
+                 *             [
+                 *               0,
+                 *               800,
+                 *               240
+                 *             ],
+                 *             [
+                 *               0,
+                 *               0,
+                 *               1
+                 *             ]
+                 *           ],
+                 *           "rotation": [
+                 *             0,
+                 *             0.2,
+                 *             0
+                 *           ],
+                 *           "translation": [
+                 *             0,
+                 *             0,
+                 *             2
+                 *           ]
+                 *         },
+                 *         {
+                 *           "name": "right",
+                 *           "matrix": [
+                 *             [
+                 *               800,
+                 *               0,
+                 *               320
+                 *             ],
+                 *             [
+                 *               0,
+                 *               800,
+                 *               240
+                 *             ],
+                 *             [
+                 *               0,
+                 *               0,
+                 *               1
+                 *             ]
+                 *           ],
+                 *           "rotation": [
+                 *             0,
+                 *             -0.2,
+                 *             0
+                 *           ],
+                 *           "translation": [
+                 *             0,
+                 *             0,
+                 *             2
+                 *           ]
+                 *         }
+                 *       ],
+                 *       "points": [
+                 *         {
+                 *           "name": "wrist",
+                 *           "observations": [
+                 *             {
+                 *               "camera": "left",
+                 *               "mean": [
+                 *                 352.1,
+                 *                 251.6
+                 *               ],
+                 *               "covariance": [
+                 *                 [
+                 *                   4,
+                 *                   0.5
+                 *                 ],
+                 *                 [
+                 *                   0.5,
+                 *                   3
+                 *                 ]
+                 *               ]
+                 *             },
+                 *             {
+                 *               "camera": "right",
+                 *               "mean": [
+                 *                 301.5,
+                 *                 250.9
+                 *               ],
+                 *               "covariance": [
+                 *                 [
+                 *                   5,
+                 *                   -0.4
+                 *                 ],
+                 *                 [
+                 *                   -0.4,
+                 *                   3.5
+                 *                 ]
+                 *               ]
+                 *             }
+                 *           ]
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description δ of the Huber distributions the covariances describe (the model manifest’s `distribution.delta`).
+                     * @default 1
+                     */
+                    delta?: number;
+                    /**
+                     * @description Posterior probability mass inside each reported region.
+                     * @default 0.95
+                     */
+                    level?: number;
+                    /**
+                     * @description Also return ∂mode/∂μᵢ for each observation (implicit-function theorem at the mode); null when the mode is not unique.
+                     * @default false
+                     */
+                    sensitivities?: boolean;
+                    cameras?: ({
+                        /** @description The name observations refer to the camera by. */
+                        name: string;
+                        /** @description 3×4 projection matrix P: pixel ∝ P·[X, 1]. */
+                        projection: number[][];
+                    } | {
+                        /** @description The name observations refer to the camera by. */
+                        name: string;
+                        /** @description Intrinsic matrix K. */
+                        matrix: number[][];
+                        /** @description World-to-camera rotation: a Rodrigues vector or a 3×3 matrix R. */
+                        rotation: number[] | number[][];
+                        /** @description t in x_c = R·X + t. */
+                        translation: number[];
+                        /** @description OpenCV [k1, k2, p1, p2] or [k1, k2, p1, p2, k3]. */
+                        distortions?: number[];
+                        /** @description Image [width, height], pixels. */
+                        size?: number[];
+                        /** @description Only `false` is supported. */
+                        fisheye?: boolean;
+                    })[];
+                    /** @description The text of an anipose / Pose2Sim calibration.toml: one table per camera ([metadata] is skipped). */
+                    calibration?: string;
+                    points: {
+                        name?: string;
+                        /** @description At most one per camera; at least two cameras. */
+                        observations: {
+                            /** @description The camera’s `name`. */
+                            camera: string;
+                            /** @description Keypoint in the raw (distorted) image, pixels. */
+                            mean: number[];
+                            /** @description Its covariance Σ, pixels². */
+                            covariance: number[][];
+                            /** @description Other places the camera may have seen the point (for example the flip partner’s distribution); the observation’s own prior is 1 − Σ priors. */
+                            alternatives?: {
+                                mean: number[];
+                                covariance: number[][];
+                                prior: number;
+                            }[];
+                        }[];
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "points": [
+                     *         {
+                     *           "name": "wrist",
+                     *           "position": [
+                     *             0.02028,
+                     *             0.03337,
+                     *             0.37691
+                     *           ],
+                     *           "mode": [
+                     *             0.02029,
+                     *             0.0334,
+                     *             0.37692
+                     *           ],
+                     *           "covariance": [
+                     *             [
+                     *               0.00001702,
+                     *               2.36e-7,
+                     *               -0.00000613
+                     *             ],
+                     *             [
+                     *               2.36e-7,
+                     *               0.00001002,
+                     *               0.00001646
+                     *             ],
+                     *             [
+                     *               -0.00000613,
+                     *               0.00001646,
+                     *               0.000602
+                     *             ]
+                     *           ],
+                     *           "region": {
+                     *             "level": 0.9,
+                     *             "radius": 2.633
+                     *           },
+                     *           "rmse": 0.02508,
+                     *           "iterations": 3,
+                     *           "converged": true,
+                     *           "cameras": [
+                     *             {
+                     *               "camera": "left",
+                     *               "weight": 1,
+                     *               "mahalanobis": 0.317,
+                     *               "outlier": false,
+                     *               "component": 0,
+                     *               "reprojection": [
+                     *                 352.049,
+                     *                 251.287
+                     *               ],
+                     *               "reprojectionError": 0.317
+                     *             },
+                     *             {
+                     *               "camera": "right",
+                     *               "weight": 1,
+                     *               "mahalanobis": 0.327,
+                     *               "outlier": false,
+                     *               "component": 0,
+                     *               "reprojection": [
+                     *                 301.461,
+                     *                 251.249
+                     *               ],
+                     *               "reprojectionError": 0.351
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        points: {
+                            name?: string;
+                            /** @description Posterior mean with each projection linearized at it (a fixed point). */
+                            position: number[];
+                            /** @description Global maximum-likelihood point where unique, else null. */
+                            mode: number[] | null;
+                            /** @description Posterior covariance about `position`, world units². */
+                            covariance: number[][];
+                            /** @description The level set of the posterior covariance’s Mahalanobis distance that holds `level` of the posterior. */
+                            region: {
+                                /** @description Posterior mass inside the region. */
+                                level: number;
+                                /** @description The region is (y − mean)ᵀ Σ⁻¹ (y − mean) ≤ radius², Σ the reported posterior covariance. */
+                                radius: number;
+                            };
+                            /** @description √(trace covariance), world units. */
+                            rmse: number;
+                            /** @description Iterations of the mode’s solver. */
+                            iterations: number;
+                            /** @description Whether the mode’s solver met its tolerance. */
+                            converged: boolean;
+                            cameras: {
+                                camera: string;
+                                /** @description min(1, δ/mahalanobis) of the component taken. */
+                                weight: number;
+                                /** @description ‖A(π(position) − μ)‖ of the component taken. */
+                                mahalanobis: number;
+                                /** @description π(position) lies outside that component’s own 99 % region. */
+                                outlier: boolean;
+                                /** @description 0: the observation itself; k: alternatives[k − 1] (largest responsibility). */
+                                component: number;
+                                /** @description π(position), pixels. */
+                                reprojection: number[];
+                                /** @description ‖π(position) − μ‖ for the observation’s own mean, pixels. */
+                                reprojectionError: number;
+                            }[];
+                            /** @description ∂mode/∂μᵢ per observation (rows: the result’s coordinates); null when `mode` is null. */
+                            sensitivities?: number[][][] | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Malformed request (schema violation, non-finite number, calibration text that is not TOML, both or neither of cameras and calibration) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong bearer token (only when the server sets AUTH_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unusable evidence or rig: unknown or duplicate camera, a point seen by fewer than two cameras or behind one, a covariance that is not symmetric positive definite, a camera that cannot project, fisheye calibration, too many points, cameras or observations */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    predictMultiview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Model name: its folder in the model repository.
+                 * @example resnet101-huber-wflw
+                 */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "calibration": "[cam_0]\nname = \"left\"\nsize = [640, 480]\nmatrix = [[800, 0, 320], [0, 800, 240], [0, 0, 1]]\n…",
+                 *       "boxes": {
+                 *         "left": {
+                 *           "x": 220,
+                 *           "y": 150,
+                 *           "width": 200,
+                 *           "height": 180
+                 *         },
+                 *         "right": {
+                 *           "x": 210,
+                 *           "y": 160,
+                 *           "width": 200,
+                 *           "height": 170
+                 *         }
+                 *       },
+                 *       "left": "(PNG or JPEG file bytes)",
+                 *       "right": "(PNG or JPEG file bytes)",
+                 *       "swapPrior": 0.05
+                 *     }
+                 */
+                "multipart/form-data": {
+                    /** @description The rig: calibration.toml text, or JSON `{cameras: [...]}` as /v1/triangulate takes them. */
+                    calibration: string | {
+                        cameras: ({
+                            /** @description The name observations refer to the camera by. */
+                            name: string;
+                            /** @description 3×4 projection matrix P: pixel ∝ P·[X, 1]. */
+                            projection: number[][];
+                        } | {
+                            /** @description The name observations refer to the camera by. */
+                            name: string;
+                            /** @description Intrinsic matrix K. */
+                            matrix: number[][];
+                            /** @description World-to-camera rotation: a Rodrigues vector or a 3×3 matrix R. */
+                            rotation: number[] | number[][];
+                            /** @description t in x_c = R·X + t. */
+                            translation: number[];
+                            /** @description OpenCV [k1, k2, p1, p2] or [k1, k2, p1, p2, k3]. */
+                            distortions?: number[];
+                            /** @description Image [width, height], pixels. */
+                            size?: number[];
+                            /** @description Only `false` is supported. */
+                            fisheye?: boolean;
+                        })[];
+                    };
+                    /** @description JSON object: camera name → one box. A camera without a box uses its whole image. */
+                    boxes?: {
+                        [key: string]: {
+                            x: number;
+                            y: number;
+                            width: number;
+                            height: number;
+                        };
+                    };
+                    /**
+                     * @description Also run each crop’s mirrored view and fuse the two (as predict).
+                     * @default true
+                     */
+                    tta?: boolean;
+                    /**
+                     * @description How each camera’s views are fused (as predict).
+                     * @default ml
+                     */
+                    fusion?: "ml" | "mean";
+                    /**
+                     * @description Probability mass of every 2-D ellipse and 3-D region.
+                     * @default 0.95
+                     */
+                    level?: number;
+                    /**
+                     * @description Also return each camera’s per-view distributions.
+                     * @default false
+                     */
+                    includeViews?: boolean;
+                    /**
+                     * @description Prior probability that a camera swapped a keypoint with its flip partner; 0 turns the swap mixture off.
+                     * @default 0.05
+                     */
+                    swapPrior?: number;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "model": {
+                     *         "name": "resnet101-huber-wflw",
+                     *         "version": "1",
+                     *         "trained": false,
+                     *         "executionProvider": "cpu",
+                     *         "precision": "fp32"
+                     *       },
+                     *       "cameras": [
+                     *         {
+                     *           "name": "left",
+                     *           "image": {
+                     *             "width": 640,
+                     *             "height": 480
+                     *           },
+                     *           "instance": {
+                     *             "box": {
+                     *               "x": 220,
+                     *               "y": 150,
+                     *               "width": 200,
+                     *               "height": 180
+                     *             },
+                     *             "keypoints": [
+                     *               {
+                     *                 "name": "contour_0",
+                     *                 "x": 251.2,
+                     *                 "y": 230.4,
+                     *                 "covariance": [
+                     *                   [
+                     *                     4.1,
+                     *                     0.3
+                     *                   ],
+                     *                   [
+                     *                     0.3,
+                     *                     6.2
+                     *                   ]
+                     *                 ],
+                     *                 "ellipse": {
+                     *                   "level": 0.95,
+                     *                   "semiMajor": 6.8,
+                     *                   "semiMinor": 5.5,
+                     *                   "angle": 82.1
+                     *                 },
+                     *                 "rmse": 3.2
+                     *               }
+                     *             ]
+                     *           }
+                     *         }
+                     *       ],
+                     *       "keypoints": [
+                     *         {
+                     *           "name": "contour_0",
+                     *           "position": [
+                     *             -0.081,
+                     *             0.012,
+                     *             1.503
+                     *           ],
+                     *           "mode": [
+                     *             -0.081,
+                     *             0.012,
+                     *             1.503
+                     *           ],
+                     *           "covariance": [
+                     *             [
+                     *               0.000021,
+                     *               1e-7,
+                     *               0.000003
+                     *             ],
+                     *             [
+                     *               1e-7,
+                     *               0.000013,
+                     *               0
+                     *             ],
+                     *             [
+                     *               0.000003,
+                     *               0,
+                     *               0.00014
+                     *             ]
+                     *           ],
+                     *           "region": {
+                     *             "level": 0.95,
+                     *             "radius": 2.9
+                     *           },
+                     *           "rmse": 0.0131,
+                     *           "iterations": 4,
+                     *           "converged": true,
+                     *           "cameras": [
+                     *             {
+                     *               "camera": "left",
+                     *               "weight": 1,
+                     *               "mahalanobis": 0.3,
+                     *               "outlier": false,
+                     *               "component": 0,
+                     *               "reprojection": [
+                     *                 251.4,
+                     *                 230.1
+                     *               ],
+                     *               "reprojectionError": 0.36
+                     *             },
+                     *             {
+                     *               "camera": "right",
+                     *               "weight": 1,
+                     *               "mahalanobis": 0.3,
+                     *               "outlier": false,
+                     *               "component": 0,
+                     *               "reprojection": [
+                     *                 230.2,
+                     *                 241.7
+                     *               ],
+                     *               "reprojectionError": 0.31
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "timings": {
+                     *         "predictMs": 31.2,
+                     *         "triangulateMs": 0.4,
+                     *         "totalMs": 31.9
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        model: {
+                            name: string;
+                            version: string;
+                            /** @description false: demonstration weights, predictions carry no information about the image. */
+                            trained: boolean;
+                            /** @description ONNX Runtime execution provider that ran the model (cuda or cpu). */
+                            executionProvider: string;
+                            /** @description The model's numeric precision: fp32, or an fp16 / int8 variant of an fp32 parent (docs/spec.md §12). */
+                            precision: "fp32" | "fp16" | "int8";
+                        };
+                        cameras: {
+                            name: string;
+                            /** @description Size of the EXIF-oriented image. */
+                            image: {
+                                width: number;
+                                height: number;
+                            };
+                            /** @description The camera’s 2-D prediction, exactly as predict returns it. */
+                            instance: {
+                                box: components["schemas"]["Box"];
+                                keypoints: components["schemas"]["Keypoint"][];
+                                views?: components["schemas"]["ViewPrediction"][];
+                            };
+                        }[];
+                        /** @description Every keypoint triangulated from the cameras, in manifest order. */
+                        keypoints: {
+                            name?: string;
+                            /** @description Posterior mean with each projection linearized at it (a fixed point). */
+                            position: number[];
+                            /** @description Global maximum-likelihood point where unique, else null. */
+                            mode: number[] | null;
+                            /** @description Posterior covariance about `position`, world units². */
+                            covariance: number[][];
+                            /** @description The level set of the posterior covariance’s Mahalanobis distance that holds `level` of the posterior. */
+                            region: {
+                                /** @description Posterior mass inside the region. */
+                                level: number;
+                                /** @description The region is (y − mean)ᵀ Σ⁻¹ (y − mean) ≤ radius², Σ the reported posterior covariance. */
+                                radius: number;
+                            };
+                            /** @description √(trace covariance), world units. */
+                            rmse: number;
+                            /** @description Iterations of the mode’s solver. */
+                            iterations: number;
+                            /** @description Whether the mode’s solver met its tolerance. */
+                            converged: boolean;
+                            cameras: {
+                                camera: string;
+                                /** @description min(1, δ/mahalanobis) of the component taken. */
+                                weight: number;
+                                /** @description ‖A(π(position) − μ)‖ of the component taken. */
+                                mahalanobis: number;
+                                /** @description π(position) lies outside that component’s own 99 % region. */
+                                outlier: boolean;
+                                /** @description 0: the observation itself; k: alternatives[k − 1] (largest responsibility). */
+                                component: number;
+                                /** @description π(position), pixels. */
+                                reprojection: number[];
+                                /** @description ‖π(position) − μ‖ for the observation’s own mean, pixels. */
+                                reprojectionError: number;
+                            }[];
+                            /** @description ∂mode/∂μᵢ per observation (rows: the result’s coordinates); null when `mode` is null. */
+                            sensitivities?: number[][][] | null;
+                        }[];
+                        timings: {
+                            /** @description All cameras’ 2-D predictions (run concurrently). */
+                            predictMs: number;
+                            triangulateMs: number;
+                            totalMs: number;
+                        };
+                    };
+                };
+            };
+            /** @description Malformed form or field, an image that cannot be decoded, or a calibration that is not TOML */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong bearer token (only when the server sets AUTH_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body, part or image larger than the configured limits */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not multipart/form-data, or an unsupported image format */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unusable rig or evidence: an image or box for an unknown camera, fewer than two images, a box outside its image, a keypoint behind a camera, too many cameras */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Model not ready, queue full or server overloaded (see Retry-After), or inference failed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The deadline passed before inference */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    smooth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "level": 0.9,
+                 *       "mode": "smoother",
+                 *       "motion": {
+                 *         "accelerationNoise": 200
+                 *       },
+                 *       "tracks": [
+                 *         {
+                 *           "name": "nose_tip",
+                 *           "observations": [
+                 *             {
+                 *               "t": 0,
+                 *               "mean": [
+                 *                 412.3,
+                 *                 288.1
+                 *               ],
+                 *               "covariance": [
+                 *                 [
+                 *                   4.2,
+                 *                   0.6
+                 *                 ],
+                 *                 [
+                 *                   0.6,
+                 *                   3.1
+                 *                 ]
+                 *               ]
+                 *             },
+                 *             {
+                 *               "t": 0.033,
+                 *               "mean": [
+                 *                 414,
+                 *                 287.2
+                 *               ],
+                 *               "covariance": [
+                 *                 [
+                 *                   4.5,
+                 *                   -0.4
+                 *                 ],
+                 *                 [
+                 *                   -0.4,
+                 *                   3.3
+                 *                 ]
+                 *               ]
+                 *             },
+                 *             {
+                 *               "t": 0.067,
+                 *               "mean": null
+                 *             },
+                 *             {
+                 *               "t": 0.1,
+                 *               "mean": [
+                 *                 431,
+                 *                 280
+                 *               ],
+                 *               "covariance": [
+                 *                 [
+                 *                   4,
+                 *                   0
+                 *                 ],
+                 *                 [
+                 *                   0,
+                 *                   4
+                 *                 ]
+                 *               ]
+                 *             }
+                 *           ]
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description δ of the Huber distributions the covariances describe (the model manifest’s `distribution.delta`).
+                     * @default 1
+                     */
+                    delta?: number;
+                    /**
+                     * @description Probability mass inside each frame’s reported region.
+                     * @default 0.95
+                     */
+                    level?: number;
+                    /**
+                     * @description "smoother": each frame is its state in the MAP of the whole track; "filter": causal, each frame uses only itself and earlier frames.
+                     * @default smoother
+                     */
+                    mode?: "smoother" | "filter";
+                    /** @description Constant-velocity motion prior driven by white-noise acceleration. */
+                    motion: {
+                        /** @description q: the white-noise acceleration’s spectral density is q², in units/s^{3/2} (pixels/s^{3/2} for image points). Larger follows faster motion, smaller smooths more. */
+                        accelerationNoise: number;
+                    };
+                    /** @description Independent tracks, each smoothed on its own. */
+                    tracks: {
+                        name?: string;
+                        /** @description The track’s frames in time order, all 2-D or all 3-D. */
+                        observations: {
+                            /** @description Time in seconds; strictly increasing along the track, steps may be irregular. */
+                            t: number;
+                            /** @description The frame’s observed position, or null for a missed frame. */
+                            mean: number[] | null;
+                            /** @description Required with a mean; absent or null on a missed frame. */
+                            covariance?: number[][] | null;
+                        }[];
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "mode": "smoother",
+                     *       "tracks": [
+                     *         {
+                     *           "name": "nose_tip",
+                     *           "iterations": 5,
+                     *           "converged": true,
+                     *           "outliers": 1,
+                     *           "frames": [
+                     *             {
+                     *               "t": 0,
+                     *               "mean": [
+                     *                 412.41,
+                     *                 288.05
+                     *               ],
+                     *               "covariance": [
+                     *                 [
+                     *                   2.91,
+                     *                   0.1
+                     *                 ],
+                     *                 [
+                     *                   0.1,
+                     *                   2.31
+                     *                 ]
+                     *               ],
+                     *               "region": {
+                     *                 "level": 0.9,
+                     *                 "radius": 2.146
+                     *               },
+                     *               "velocity": [
+                     *                 50.2,
+                     *                 -26.1
+                     *               ],
+                     *               "weight": 1,
+                     *               "outlier": false
+                     *             },
+                     *             {
+                     *               "t": 0.1,
+                     *               "mean": [
+                     *                 417.5,
+                     *                 285.4
+                     *               ],
+                     *               "covariance": [
+                     *                 [
+                     *                   3.05,
+                     *                   0.02
+                     *                 ],
+                     *                 [
+                     *                   0.02,
+                     *                   2.62
+                     *                 ]
+                     *               ],
+                     *               "region": {
+                     *                 "level": 0.9,
+                     *                 "radius": 2.146
+                     *               },
+                     *               "velocity": [
+                     *                 51,
+                     *                 -27
+                     *               ],
+                     *               "weight": 0.16,
+                     *               "outlier": true
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        mode: "smoother" | "filter";
+                        tracks: {
+                            name?: string;
+                            /** @description Newton iterations of the whole-track solve (smoother) or summed over frames (filter). */
+                            iterations: number;
+                            /** @description Whether every solve met its tolerance. */
+                            converged: boolean;
+                            /** @description Frames flagged outlier. */
+                            outliers: number;
+                            frames: {
+                                t: number;
+                                /** @description The frame’s position; null where the state is not yet determined (before the first observation, or missed before the second). */
+                                mean: number[] | null;
+                                /** @description The Gaussian (RTS smoother, or Kalman filter) marginal in which each observed frame’s measurement covariance is Σ_t, or Σ_t/weight on a frame flagged outlier. */
+                                covariance: number[][] | null;
+                                /** @description (y − mean)ᵀ covariance⁻¹ (y − mean) ≤ radius², radius² the χ²_d quantile of `level`. */
+                                region: {
+                                    /** @description Posterior mass inside the region. */
+                                    level: number;
+                                    /** @description The region is (y − mean)ᵀ Σ⁻¹ (y − mean) ≤ radius², Σ the reported posterior covariance. */
+                                    radius: number;
+                                } | null;
+                                /** @description units/s; null until a second frame is observed (always null for a track with one observed frame). */
+                                velocity: number[] | null;
+                                /** @description min(1, δ/r_t), r_t = ‖A_t(mean − z_t)‖ with Λ_t = κ_d(δ)Σ_t⁻¹; null on a missed frame. */
+                                weight: number | null;
+                                /** @description r_t > r_0.99(d, δ): the answer lies outside the observation’s own 99 % region. False on a missed frame. */
+                                outlier: boolean;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Malformed request (schema violation, non-finite number) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong bearer token (only when the server sets AUTH_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A frame that cannot be used, named by its path (times not strictly increasing, a singular, non-symmetric or non-positive-definite covariance, mixed dimensions within a track, a missing covariance), or too many frames */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
