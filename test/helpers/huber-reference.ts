@@ -87,9 +87,9 @@ export class RadialSampler {
       }
       const r = this.radius(rng.uniform()) / Math.sqrt(norm);
       for (let i = 0; i < d; i++) {
-        let v = mean[i];
-        for (let k = 0; k < d; k++) v! += inverseSqrt[i * d + k]! * u[k]! * r;
-        out[s * d + i]! = v;
+        let v = mean[i]!;
+        for (let k = 0; k < d; k++) v += inverseSqrt[i * d + k]! * u[k]! * r;
+        out[s * d + i] = v;
       }
     }
     return out;
@@ -100,7 +100,7 @@ export class RadialSampler {
 export function sampleCovariance(samples: Float64Array, d: number, center?: ArrayLike<number>): Float64Array {
   const count = samples.length / d;
   const mean = new Float64Array(d);
-  if (center) for (let i = 0; i < d; i++) mean[i]! = center[i];
+  if (center) for (let i = 0; i < d; i++) mean[i] = center[i]!;
   else {
     for (let s = 0; s < count; s++) for (let i = 0; i < d; i++) mean[i]! += samples[s * d + i]! / count;
   }

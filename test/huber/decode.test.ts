@@ -74,7 +74,7 @@ describe('decode', () => {
         let next = d;
         for (let i = 0; i < d; i++) {
           for (let j = i; j < d; j++) {
-            b[i * d + j]! = b[j * d + i]! = i === j ? raw[next] : raw[next]! / Math.SQRT2;
+            b[i * d + j] = b[j * d + i] = i === j ? raw[next]! : raw[next]! / Math.SQRT2;
             next++;
           }
         }
@@ -111,7 +111,7 @@ describe('decode', () => {
         for (let i = 0; i < d; i++) {
           let aMu = 0;
           for (let k = 0; k < d; k++) aMu += dist.sqrtPrecision[i * d + k]! * dist.mean[k]!;
-          expect(aMu, 'A·μ = ν').toBeCloseToNested(raw[i], { abs: 1e-10 * (1 + Math.abs(raw[i]!)) });
+          expect(aMu, 'A·μ = ν').toBeCloseToNested(raw[i]!, { abs: 1e-10 * (1 + Math.abs(raw[i]!)) });
         }
         expect(decode(raw, 0, d, MU).mean, 'μ-parameterization').toBeCloseToNested(raw.subarray(0, d), { rel: 0 });
       }

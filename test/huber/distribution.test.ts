@@ -34,7 +34,7 @@ function assertCovarianceWithin(
         sq += v * v;
       }
       const se = Math.sqrt(sq / count / count);
-      expect(estimate[i * d + j], `${message} Σ[${i}][${j}]`).toBeCloseToNested(truth[i * d + j], { abs: z * se });
+      expect(estimate[i * d + j], `${message} Σ[${i}][${j}]`).toBeCloseToNested(truth[i * d + j]!, { abs: z * se });
     }
   }
 }

@@ -42,10 +42,10 @@ function referenceCost(views: HuberDistribution[], x: number, y: number): number
 
 /** Dense grid over the means' bounding box, then compass search shrinking to 1e-10. */
 function bruteForce(views: HuberDistribution[]): { x: number; y: number; cost: number } {
-  const xs = views.map((v) => v.mean[0]);
-  const ys = views.map((v) => v.mean[1]);
+  const xs = views.map((v) => v.mean[0]!);
+  const ys = views.map((v) => v.mean[1]!);
   const pad = 5;
-  const [x0, x1, y0, y1] = [Math.min(...xs!) - pad, Math.max(...xs!) + pad, Math.min(...ys!) - pad, Math.max(...ys!) + pad];
+  const [x0, x1, y0, y1] = [Math.min(...xs) - pad, Math.max(...xs) + pad, Math.min(...ys) - pad, Math.max(...ys) + pad];
   let best = { x: x0, y: y0, cost: Infinity };
   const n = 150;
   for (let i = 0; i <= n; i++) {

@@ -39,7 +39,7 @@ function withSpectrum(rng: Rng, values: number[]): Float64Array {
       out[i * d + j] = s;
     }
   }
-  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) out[j * d + i]! = out[i * d + j];
+  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) out[j * d + i] = out[i * d + j]!;
   return out;
 }
 
@@ -108,8 +108,8 @@ describe('eigenSymmetric2x2 (closed form)', () => {
       const e = eigenSymmetric2x2(a, b, c);
       const j = symmetricEigen([a, b, b, c], 2);
       const scale = Math.max(Math.abs(a), Math.abs(b), Math.abs(c), 1e-300);
-      expect(e.lambda1).toBeCloseToNested(j.values[0], { abs: 1e-14 * scale });
-      expect(e.lambda2).toBeCloseToNested(j.values[1], { abs: 1e-14 * scale });
+      expect(e.lambda1).toBeCloseToNested(j.values[0]!, { abs: 1e-14 * scale });
+      expect(e.lambda2).toBeCloseToNested(j.values[1]!, { abs: 1e-14 * scale });
       if (e.lambda1 - e.lambda2 > 1e-8 * scale) {
         const v0 = j.vectors[0];
         const v1 = j.vectors[2];

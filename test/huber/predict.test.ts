@@ -102,7 +102,7 @@ describe('fuseKeypointViews', () => {
           const normalized = decodePlanar(view.raw, view.offset + 5 * k, PARAMS);
           const input = pushForward(normalized, hInv, normalization[k]!.mean);
           const target = view.slotToKeypoint === null ? k : view.slotToKeypoint[k];
-          out[target] = pushForward(input, view.inputToImage.m, view.inputToImage.t);
+          out[target!] = pushForward(input, view.inputToImage.m, view.inputToImage.t);
         }
         return out;
       });
