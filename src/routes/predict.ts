@@ -6,7 +6,7 @@ import Type, { type Static } from 'typebox';
 import { badRequest, payloadTooLarge, ProblemError, problemUri } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ModelRegistry } from '../models/model-registry.js';
-import { predictKeypoints, type PredictLimits } from '../pipeline/predict-keypoints.js';
+import { predictKeypoints, type PredictLimits, type PredictRequest } from '../pipeline/predict-keypoints.js';
 import { ModelParams } from '../schemas/models.js';
 import { PredictJsonBody, PredictMultipartBody, PredictResponse, type PredictBody } from '../schemas/predict.js';
 import { problemResponses } from '../schemas/problem.js';
@@ -143,6 +143,24 @@ export async function registerLoadShedding(app: FastifyInstance, maxEventLoopDel
   });
 }
 
+/** The pipeline's request from a validated body: the image's bytes and the deadline, capped by the server's. */
+export function predictRequest(
+  body: PredictBody,
+  started: number,
+  askedDeadlineMs: number | undefined,
+  limits: PredictLimits,
+): PredictRequest {
+  return {
+    image: imageBytes(body.image),
+    boxes: body.boxes,
+    tta: body.tta,
+    fusion: body.fusion,
+    level: body.level,
+    includeViews: body.includeViews,
+    deadline: started + Math.min(askedDeadlineMs ?? limits.maxDeadlineMs, limits.maxDeadlineMs),
+  };
+}
+
 export const predictRoutes: FastifyPluginAsyncTypebox<{
   registry: ModelRegistry;
   metrics: Metrics;
@@ -185,24 +203,9 @@ export const predictRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) => {
       const started = performance.now();
-      const asked = request.headers['x-request-deadline-ms'];
-      const deadline = started + Math.min(asked ?? limits.maxDeadlineMs, limits.maxDeadlineMs);
       const served = servedModel(findModel(registry, request.params.model));
-      const { body } = request;
-      return predictKeypoints(
-        served,
-        {
-          image: imageBytes(body.image),
-          boxes: body.boxes,
-          tta: body.tta,
-          fusion: body.fusion,
-          level: body.level,
-          includeViews: body.includeViews,
-          deadline,
-        },
-        limits,
-        metrics,
-      );
+      const asked = request.headers['x-request-deadline-ms'];
+      return predictKeypoints(served, predictRequest(request.body, started, asked, limits), limits, metrics);
     },
   );
 };

@@ -12,7 +12,7 @@ import { ModelParams } from '../schemas/models.js';
 import { problemResponses } from '../schemas/problem.js';
 import { RenderJsonBody, RenderMultipartBody, RenderResponse, type RenderBody } from '../schemas/render.js';
 import { findModel, servedModel } from './models.js';
-import { deadlineHeaders, imageBytes, readMultipartBody, registerLoadShedding, type DeadlineHeaders } from './predict.js';
+import { deadlineHeaders, predictRequest, readMultipartBody, registerLoadShedding, type DeadlineHeaders } from './predict.js';
 
 const notAcceptable = (accept: string) =>
   new ProblemError(
@@ -73,21 +73,11 @@ export const renderRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metrics
       // Decided before any work, so a client that can take no picture costs no inference.
       const format = chooseFormat(body.format, request.headers.accept);
       if (format === null) throw notAcceptable(request.headers.accept ?? '');
-      const asked = request.headers['x-request-deadline-ms'];
-      const deadline = started + Math.min(asked ?? limits.maxDeadlineMs, limits.maxDeadlineMs);
       const served = servedModel(findModel(registry, request.params.model));
       let decoded: DecodedImage | undefined;
       const prediction = await predictKeypoints(
         served,
-        {
-          image: imageBytes(body.image),
-          boxes: body.boxes,
-          tta: body.tta,
-          fusion: body.fusion,
-          level: body.level,
-          includeViews: body.includeViews,
-          deadline,
-        },
+        predictRequest(body, started, request.headers['x-request-deadline-ms'], limits),
         limits,
         metrics,
         (image) => {
