@@ -28,7 +28,7 @@ function image(dots: { x: number; y: number; r: number; v: number[] }[], noise =
       for (let c = 0; c < 3; c++) {
         s = (Math.imul(s, 1103515245) + 12345) >>> 0;
         let v = noise * ((s >>> 8) / 16777216);
-        for (const d of dots) if ((j + 0.5 - d.x) ** 2 + (i + 0.5 - d.y) ** 2 <= d.r * d.r) v = Math.max(v, d.v[c]);
+        for (const d of dots) if ((j + 0.5 - d.x) ** 2 + (i + 0.5 - d.y) ** 2 <= d.r * d.r) v = Math.max(v, d.v[c]!);
         px[(c * S + i) * S + j] = v;
       }
     }
@@ -47,13 +47,13 @@ function centroids(px: Float32Array): [V2, V2] {
       for (let j = 0; j < S; j++) {
         const v = px[(c * S + i) * S + j];
         const h = j < S / 2 ? 0 : 1;
-        acc[h][0] += v;
-        acc[h][1] += v * (j + 0.5);
-        acc[h][2] += v * (i + 0.5);
+        acc[h]![0]! += v!;
+        acc[h]![1]! += v! * (j + 0.5);
+        acc[h]![2]! += v! * (i + 0.5);
       }
     }
   }
-  return acc.map(([m, sx, sy], h) => (m > 0 ? [sx / m, sy / m] : [S / 4 + (h * S) / 2, S / 2])) as [V2, V2];
+  return acc.map(([m, sx, sy], h) => (m! > 0 ? [sx! / m!, sy! / m!] : [S / 4 + (h * S) / 2, S / 2])) as [V2, V2];
 }
 
 const mul = (m: M2, v: V2): V2 => [m[0][0] * v[0] + m[0][1] * v[1], m[1][0] * v[0] + m[1][1] * v[1]];
@@ -75,27 +75,27 @@ test('dots (mu): raw outputs are the closed-form centroids and the constant b’
   const session = await ort.InferenceSession.create(buildDotsModel());
   const [input] = session.inputMetadata;
   const [output] = session.outputMetadata;
-  assert.ok(input.isTensor && output.isTensor);
-  assert.deepEqual(input.shape, ['N', 3, S, S]);
-  assert.deepEqual(output.shape, ['N', 10]);
+  assert.ok(input!.isTensor && output!.isTensor);
+  assert.deepEqual(input!.shape, ['N', 3, S, S]);
+  assert.deepEqual(output!.shape, ['N', 10]);
 
   const batch = new Float32Array(3 * 3 * S * S);
   IMAGES.forEach((img, b) => batch.set(img, b * img.length));
   for (const n of [1, 3]) {
     const y = (await session.run({ input: new ort.Tensor('float32', batch.subarray(0, n * 3 * S * S), [n, 3, S, S]) }))
-      .output.data as Float32Array;
+      .output!.data as Float32Array;
     assert.equal(y.length, 10 * n);
     for (let b = 0; b < n; b++) {
-      const c = centroids(IMAGES[b]);
+      const c = centroids(IMAGES[b]!);
       for (let k = 0; k < 2; k++) {
         const o = y.subarray(10 * b + 5 * k, 10 * b + 5 * k + 5);
-        expect(o.subarray(0, 2), `image ${b} kp ${k}`).toBeCloseToNested(c[k], { abs: 1e-3 });
+        expect(o.subarray(0, 2), `image ${b} kp ${k}`).toBeCloseToNested(c[k]!, { abs: 1e-3 });
         expect(o.subarray(2, 5), `image ${b} kp ${k} b`).toBeCloseToNested(DOTS_B_RAW, { abs: 1e-5 });
       }
     }
   }
   // The first image's dots sit exactly at their pixel centres.
-  const y = (await session.run({ input: new ort.Tensor('float32', IMAGES[0], [1, 3, S, S]) })).output.data as Float32Array;
+  const y = (await session.run({ input: new ort.Tensor('float32', IMAGES[0]!, [1, 3, S, S]) })).output!.data as Float32Array;
   expect([y[0], y[1], y[5], y[6]]).toBeCloseToNested([10.5, 20.5, 50.5, 40.5], { abs: 1e-4 });
 });
 
@@ -116,15 +116,15 @@ test('dots-nu: ν = A·H_k(c − m_k), so decoding μ = A⁻¹ν and q = H_k⁻�
     buildDotsModel({ parameterization: 'nu', normalization: DOTS_NU_NORMALIZATION }),
   );
   for (const img of IMAGES) {
-    const y = (await session.run({ input: new ort.Tensor('float32', img, [1, 3, S, S]) })).output.data as Float32Array;
+    const y = (await session.run({ input: new ort.Tensor('float32', img, [1, 3, S, S]) })).output!.data as Float32Array;
     const c = centroids(img);
     for (let k = 0; k < 2; k++) {
-      const { mean, whitening } = DOTS_NU_NORMALIZATION[k];
-      const mu = mul(inv(DOTS_A), [y[5 * k], y[5 * k + 1]]);
+      const { mean, whitening } = DOTS_NU_NORMALIZATION[k]!;
+      const mu = mul(inv(DOTS_A), [y[5 * k]!, y[5 * k + 1]!]);
       const q = mul(inv(whitening), mu);
       const qx = q[0] + mean[0];
       const qy = q[1] + mean[1];
-      expect([qx, qy], `kp ${k}`).toBeCloseToNested(c[k], { abs: 1e-3 });
+      expect([qx, qy], `kp ${k}`).toBeCloseToNested(c[k]!, { abs: 1e-3 });
     }
   }
 });
@@ -162,8 +162,8 @@ test('resnet18-huber-tiny fixture: WFLW manifest and a [N,3,224,224] → [N,490]
   const session = await ort.InferenceSession.create(onnx);
   const [input] = session.inputMetadata;
   const [output] = session.outputMetadata;
-  assert.ok(input.isTensor && output.isTensor);
-  assert.deepEqual(input.shape, ['N', 3, manifest.input.size, manifest.input.size]);
-  assert.deepEqual(output.shape, ['N', 5 * manifest.keypoints.length]);
+  assert.ok(input!.isTensor && output!.isTensor);
+  assert.deepEqual(input!.shape, ['N', 3, manifest.input.size, manifest.input.size]);
+  assert.deepEqual(output!.shape, ['N', 5 * manifest.keypoints.length]);
   assert.equal(fixtureModel('resnet18-huber-tiny').onnx, onnx, 'memoized, not rebuilt');
 });

@@ -17,8 +17,8 @@ function smallModel(): Buffer {
 }
 
 function expected(x: number[]): number[] {
-  const l0 = x[0] + 2 * x[1] + 3 * x[2] + 0.5;
-  const l1 = -x[0] - 2 * x[1] - 3 * x[2] + 0.25;
+  const l0 = x[0]! + 2 * x[1]! + 3 * x[2]! + 0.5;
+  const l1 = -x[0]! - 2 * x[1]! - 3 * x[2]! + 0.25;
   return [l0, l1].map((v) => (v >= 0 ? v : 0.5 * v));
 }
 
@@ -28,10 +28,10 @@ test('a built graph loads in onnxruntime with the declared names and shapes', as
   assert.deepEqual(session.outputNames, ['y']);
   const [input] = session.inputMetadata;
   const [output] = session.outputMetadata;
-  assert.ok(input.isTensor && output.isTensor);
-  assert.deepEqual(input.shape, ['N', 3]);
-  assert.deepEqual(output.shape, ['N', 2]);
-  assert.equal(input.type, 'float32');
+  assert.ok(input!.isTensor && output!.isTensor);
+  assert.deepEqual(input!.shape, ['N', 3]);
+  assert.deepEqual(output!.shape, ['N', 2]);
+  assert.equal(input!.type, 'float32');
 });
 
 test('dynamic batch: batch 1 and batch 3 give the closed-form values', async () => {
@@ -43,8 +43,8 @@ test('dynamic batch: batch 1 and batch 3 give the closed-form values', async () 
   ];
   for (const batch of [rows.slice(0, 1), rows]) {
     const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from(batch.flat()), [batch.length, 3]) });
-    assert.deepEqual(out.y.dims, [batch.length, 2]);
-    const y = out.y.data as Float32Array;
+    assert.deepEqual(out.y!.dims, [batch.length, 2]);
+    const y = out.y!.data as Float32Array;
     batch.forEach((row, i) => {
       const e = expected(row);
       expect(y.subarray(2 * i, 2 * i + 2), `row ${i}`).toBeCloseToNested(e, { abs: 1e-5 });

@@ -53,8 +53,8 @@ test('resnet18-huber loads, has [N,3,S,S] → [N,5K], batch 1 and 3, finite and 
 
   const batch = imageLike(3, 224, 1);
   const three = (await session.run({ input: new ort.Tensor('float32', batch, [3, 3, 224, 224]) })).output;
-  assert.deepEqual(three.dims, [3, 490]);
-  const y3 = three.data as Float32Array;
+  assert.deepEqual(three!.dims, [3, 490]);
+  const y3 = three!.data as Float32Array;
   let maxAbs = 0;
   for (const v of y3) {
     assert.ok(Number.isFinite(v));
@@ -64,8 +64,8 @@ test('resnet18-huber loads, has [N,3,S,S] → [N,5K], batch 1 and 3, finite and 
 
   const one = (await session.run({ input: new ort.Tensor('float32', batch.subarray(3 * 224 * 224 * 2), [1, 3, 224, 224]) }))
     .output;
-  assert.deepEqual(one.dims, [1, 490]);
-  const y1 = one.data as Float32Array;
+  assert.deepEqual(one!.dims, [1, 490]);
+  const y1 = one!.data as Float32Array;
   expect(y1, 'batch item 2').toBeCloseToNested(y3.subarray(2 * 490, 3 * 490), { abs: 1e-4 });
   // Different images must give different outputs, or the trunk is dead.
   expect(y3.subarray(0, 490)).not.toBeCloseToNested(y3.subarray(490, 2 * 490), { abs: 1e-3 });
@@ -76,14 +76,14 @@ test('the head adapts its depthwise kernel to the input size, and the diagonal b
     buildResNetHuber({ blocks: 'resnet18', keypoints: 3, inputSize: 96, diagonalBias: -20, seed: 1 }),
   );
   const [input] = session.inputMetadata;
-  assert.ok(input.isTensor);
-  assert.deepEqual(input.shape, ['N', 3, 96, 96]);
-  const y = (await session.run({ input: new ort.Tensor('float32', imageLike(1, 96, 2), [1, 3, 96, 96]) })).output
+  assert.ok(input!.isTensor);
+  assert.deepEqual(input!.shape, ['N', 3, 96, 96]);
+  const y = (await session.run({ input: new ort.Tensor('float32', imageLike(1, 96, 2), [1, 3, 96, 96]) })).output!
     .data as Float32Array;
   assert.equal(y.length, 15);
   for (let k = 0; k < 3; k++) {
-    for (const slot of [0, 1, 3]) assert.ok(Math.abs(y[5 * k + slot]) < 5, `keypoint ${k} slot ${slot}: ${y[5 * k + slot]}`);
-    for (const slot of [2, 4]) assert.ok(Math.abs(y[5 * k + slot] + 20) < 5, `keypoint ${k} slot ${slot}: ${y[5 * k + slot]}`);
+    for (const slot of [0, 1, 3]) assert.ok(Math.abs(y[5 * k + slot]!) < 5, `keypoint ${k} slot ${slot}: ${y[5 * k + slot]}`);
+    for (const slot of [2, 4]) assert.ok(Math.abs(y[5 * k + slot]! + 20) < 5, `keypoint ${k} slot ${slot}: ${y[5 * k + slot]}`);
   }
   assert.throws(() => buildResNetHuber({ blocks: 'resnet18', keypoints: 3, inputSize: 100 }), /multiple of 32/);
 });
