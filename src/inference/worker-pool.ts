@@ -85,7 +85,10 @@ export class WorkerPool {
     return this.queue.length + this.slots.filter((slot) => slot.job !== null).length;
   }
 
-  run<T>(message: unknown, options: { transferList?: readonly TransferListItem[]; timeoutMs?: number | undefined } = {}): Promise<T> {
+  run<T>(
+    message: unknown,
+    options: { transferList?: readonly TransferListItem[]; timeoutMs?: number | undefined } = {},
+  ): Promise<T> {
     if (this.closing) return Promise.reject(new PoolClosedError('the worker pool is shutting down'));
     if (this.slots.length === 0 && this.startupFailure) return Promise.reject(this.startupFailure);
     return new Promise<T>((resolve, reject) => {

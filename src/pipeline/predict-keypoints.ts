@@ -217,7 +217,13 @@ export async function predictKeypoints(
   const finished = performance.now();
   metrics.stageDuration.observe({ model: name, stage: 'postprocess' }, (finished - inferred) / 1000);
   return {
-    model: { name, version: manifest.version, trained: manifest.trained, executionProvider: model.executionProvider, precision: model.precision },
+    model: {
+      name,
+      version: manifest.version,
+      trained: manifest.trained,
+      executionProvider: model.executionProvider,
+      precision: model.precision,
+    },
     image,
     instances,
     timings: {
