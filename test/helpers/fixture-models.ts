@@ -105,11 +105,11 @@ export function buildDotsModel(options: DotsModelOptions = {}): Buffer {
   const W = new Float32Array(4 * 10);
   const C = new Float32Array(10);
   for (let k = 0; k < 2; k++) {
-    const { mean, whitening: H } = norm[k];
+    const { mean, whitening: H } = norm[k]!;
     const M = param === 'nu' ? matMul(DOTS_A, H) : H;
     for (let r = 0; r < 2; r++) {
-      for (let c = 0; c < 2; c++) W[(2 * k + c) * 10 + 5 * k + r] = M[r][c] * scale[2 * k + c];
-      C[5 * k + r] = M[r][0] * (offset[2 * k] - mean[0]) + M[r][1] * (offset[2 * k + 1] - mean[1]);
+      for (let c = 0; c < 2; c++) W[(2 * k + c) * 10 + 5 * k + r] = M[r]![c]! * scale[2 * k + c]!;
+      C[5 * k + r] = M[r]![0] * (offset[2 * k]! - mean[0]) + M[r]![1] * (offset[2 * k + 1]! - mean[1]);
     }
     C[5 * k + 2] = DOTS_B_RAW[0];
     C[5 * k + 3] = DOTS_B_RAW[1];
@@ -256,11 +256,10 @@ export function dotsManifest(
     // Black outside the image adds no intensity, so the centroid stays put.
     crop: { scale: 1.0, padding: 'constant' },
     distribution: { delta: 1.0, theta: 1.0, eigenvalueOffset: DOTS_EIGENVALUE_OFFSET, parameterization },
-    keypoints: ['left_dot', 'right_dot'].map((kpName, k) => ({
-      name: kpName,
-      mean: [...normalization[k].mean],
-      whitening: [[...normalization[k].whitening[0]], [...normalization[k].whitening[1]]],
-    })),
+    keypoints: ['left_dot', 'right_dot'].map((kpName, k) => {
+      const { mean, whitening } = normalization[k]!;
+      return { name: kpName, mean: [...mean], whitening: [[...whitening[0]], [...whitening[1]]] };
+    }),
     flipPairs: [[0, 1]],
     // One line between the dots, so render draws an edge.
     edges: [[0, 1]],
