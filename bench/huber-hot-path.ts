@@ -36,15 +36,15 @@ function build(): { views: PlanarView[]; normalization: KeypointNormalization[] 
       [0, 1 / 20],
     ] as const,
   }));
-  const truth = Array.from({ length: K }, () => [SIZE / 2 + 40 * normal(), SIZE / 2 + 40 * normal()]);
+  const truth = Array.from({ length: K }, (): [number, number] => [SIZE / 2 + 40 * normal(), SIZE / 2 + 40 * normal()]);
   const raw = new Float32Array(2 * 5 * K);
   // View 0 slot k predicts keypoint k; view 1 (mirrored crop) slot k predicts keypoint flip[k], mirrored.
   for (let v = 0; v < 2; v++) {
     for (let k = 0; k < K; k++) {
-      const source = v === 0 ? k : flip[k];
-      const qx = v === 0 ? truth[source][0] : SIZE - truth[source][0];
-      const qy = truth[source][1];
-      const { mean, whitening } = normalization[k];
+      const [tx, ty] = truth[v === 0 ? k : flip[k]!]!;
+      const qx = v === 0 ? tx : SIZE - tx;
+      const qy = ty;
+      const { mean, whitening } = normalization[k]!;
       const g = 25.5 + normal();
       const yx = whitening[0][0] * (qx - mean[0]) + 0.05 * normal();
       const yy = whitening[1][1] * (qy - mean[1]) + 0.05 * normal();
@@ -81,15 +81,15 @@ let sink = 0;
 const decodeOnly = timePerCall(() => {
   for (let v = 0; v < 2; v++) {
     for (let k = 0; k < K; k++)
-      decodePlanarInto(views[v].raw, views[v].offset + 5 * k, PARAMS, kappa, scratch, (v * K + k) * PLANAR_DECODED_STRIDE);
+      decodePlanarInto(views[v]!.raw, views[v]!.offset + 5 * k, PARAMS, kappa, scratch, (v * K + k) * PLANAR_DECODED_STRIDE);
   }
-  sink += scratch[0];
+  sink += scratch[0]!;
 });
 const full = timePerCall(() => {
-  sink += fuseKeypointViews(views, normalization, PARAMS, options).keypoints[0].x;
+  sink += fuseKeypointViews(views, normalization, PARAMS, options).keypoints[0]!.x;
 });
 const withViews = timePerCall(() => {
-  sink += fuseKeypointViews(views, normalization, PARAMS, { ...options, includeViews: true }).keypoints[0].x;
+  sink += fuseKeypointViews(views, normalization, PARAMS, { ...options, includeViews: true }).keypoints[0]!.x;
 });
 
 const sample = fuseKeypointViews(views, normalization, PARAMS, options).keypoints;

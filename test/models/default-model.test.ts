@@ -99,18 +99,18 @@ test('ensureDefaultModel writes a deterministic resnet101 that loads and gives f
     const x = new Float32Array(3 * 224 * 224);
     for (let i = 0; i < x.length; i++) {
       const c = Math.floor(i / (224 * 224));
-      x[i] = (rng.nextUint32() / 2 ** 32 - mean[c]) / std[c];
+      x[i] = (rng.nextUint32() / 2 ** 32 - mean[c]!) / std[c]!;
     }
-    const y = (await session.run({ input: new ort.Tensor('float32', x, [1, 3, 224, 224]) })).output.data as Float32Array;
+    const y = (await session.run({ input: new ort.Tensor('float32', x, [1, 3, 224, 224]) })).output!.data as Float32Array;
     assert.equal(y.length, 490);
     for (let k = 0; k < 98; k++) {
       for (const slot of [0, 1, 3]) {
         const v = y[5 * k + slot];
-        assert.ok(Number.isFinite(v) && Math.abs(v) < 5, `keypoint ${k} slot ${slot} = ${v}`);
+        assert.ok(Number.isFinite(v) && Math.abs(v!) < 5, `keypoint ${k} slot ${slot} = ${v}`);
       }
       for (const slot of [2, 4]) {
         const v = y[5 * k + slot];
-        assert.ok(Number.isFinite(v) && Math.abs(v + 20) < 5, `keypoint ${k} slot ${slot} = ${v}`);
+        assert.ok(Number.isFinite(v) && Math.abs(v! + 20) < 5, `keypoint ${k} slot ${slot} = ${v}`);
       }
     }
   } finally {
