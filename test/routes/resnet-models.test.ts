@@ -64,7 +64,7 @@ describe('ResNet Huber regressors end to end (CPU)', () => {
   }
 
   test('the model listing says the default model is untrained', async () => {
-    const { models } = (await (await fetch(`${service.url}/v1/models`)).json()) as { models: any[] };
+    const { models } = (await request(service.url).get('/v1/models')).body as { models: any[] };
     const listed = models.find((model) => model.name === DEFAULT_MODEL_NAME);
     assert.equal(listed.trained, false);
     assert.equal(listed.state, 'ready');
