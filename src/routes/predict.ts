@@ -17,11 +17,15 @@ export const MULTIPART_FIELD_BYTES = 1024 * 1024;
 
 const base64Pattern = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
 
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function parseBoxes(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw badRequest(`boxes field is not valid JSON: ${(error as Error).message}`, 'invalid-boxes');
+    throw badRequest(`boxes field is not valid JSON: ${messageOf(error)}`, 'invalid-boxes');
   }
 }
 
@@ -91,8 +95,8 @@ export async function readMultipartBody(request: FastifyRequest): Promise<void> 
     request.body = await readMultipart(request);
   } catch (error) {
     // busboy reports a malformed form (no boundary, a cut-off part) as a bare Error, which would be a 500.
-    if (error instanceof ProblemError || (error as { statusCode?: number }).statusCode !== undefined) throw error;
-    throw badRequest(`multipart body could not be read: ${(error as Error).message}`, 'invalid-multipart');
+    if (error instanceof ProblemError || (error instanceof Error && 'statusCode' in error)) throw error;
+    throw badRequest(`multipart body could not be read: ${messageOf(error)}`, 'invalid-multipart');
   }
 }
 
