@@ -71,7 +71,8 @@ export const ConfigSchema = Type.Object({
   MAX_FUSION_POINTS: Type.Integer({
     minimum: 1,
     default: 256,
-    description: 'Points one fuse or triangulate request may hold; past it, 422. The math runs on the event loop.',
+    description:
+      'Points one fuse or triangulate request may hold; past it, 422. The math runs on the event loop in slices of at most 10 ms.',
   }),
   MAX_CAMERAS: Type.Integer({
     minimum: 2,

@@ -7,6 +7,7 @@ import { DEFAULT_DELTA, DEFAULT_LEVEL } from '../schemas/fusion.js';
 import { FuseBody, FuseResponse, type FuseRequest } from '../schemas/fuse.js';
 import { problemResponses } from '../schemas/problem.js';
 import { withEvidenceProblems } from './evidence-problems.js';
+import { mapYielding } from './yielding-map.js';
 
 export interface EvidenceLimits {
   maxPoints: number;
@@ -130,7 +131,7 @@ export const fuseRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics; limits
         },
       },
     },
-    (request) => {
+    async (request) => {
       const { points } = request.body;
       const delta = request.body.delta ?? DEFAULT_DELTA;
       const level = request.body.level ?? DEFAULT_LEVEL;
@@ -139,7 +140,7 @@ export const fuseRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics; limits
       points.forEach((point, index) => checkObservationCount(point.observations.length, index, limits));
       const dimensions = points.map(checkDimensions);
       const labels = { endpoint: 'fuse', model: '' };
-      const out = points.map((point, index) => {
+      const out = await mapYielding(points, (point, index) => {
         const observations = point.observations.map(({ mean, covariance }) => ({
           mean: Float64Array.from(mean),
           covariance: flatten(covariance),

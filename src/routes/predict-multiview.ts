@@ -259,7 +259,7 @@ export const predictMultiviewRoutes: FastifyPluginCallbackTypebox<{
 
       const manifest = served.manifest;
       const points = keypointEvidence(served.keypointNames, served.flip, predictions, body.swapPrior ?? DEFAULT_SWAP_PRIOR);
-      const keypoints = triangulatePoints(rig, points, { delta: manifest.distribution.delta, level }, metrics, {
+      const keypoints = await triangulatePoints(rig, points, { delta: manifest.distribution.delta, level }, metrics, {
         endpoint: 'predict-multiview',
         model: manifest.name,
       });

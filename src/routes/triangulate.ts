@@ -15,6 +15,7 @@ import { problemResponses } from '../schemas/problem.js';
 import { TriangulateBody, TriangulateResponse, type TriangulateRequest } from '../schemas/triangulate.js';
 import { withEvidenceProblems } from './evidence-problems.js';
 import { checkObservationCount, checkPointCount, flatten, matrixRows, type EvidenceLimits } from './fuse.js';
+import { mapYielding } from './yielding-map.js';
 
 /** One point's evidence as the triangulation takes it, and where its values sit in the request. */
 export interface PointEvidence {
@@ -90,7 +91,7 @@ export function triangulatedPointOut(name: string | undefined, point: Triangulat
 }
 
 /** Triangulates every point, counting what the metrics report; refusals name the point's path. */
-export function triangulatePoints(
+export async function triangulatePoints(
   rig: ReadonlyMap<string, Camera>,
   points: readonly PointEvidence[],
   options: TriangulationOptions,
@@ -98,7 +99,7 @@ export function triangulatePoints(
   labels: { endpoint: string; model: string },
 ) {
   for (const point of points) checkPointCameras(point, rig);
-  const results = points.map((point) => {
+  const results = await mapYielding(points, (point) => {
     const result = withEvidenceProblems(point.path, () => triangulatePoint(rig, point.observations, options));
     metrics.evidenceIterations.observe(labels, result.iterations);
     metrics.evidenceOutliers.inc(labels, result.cameras.filter((camera) => camera.outlier).length);
@@ -172,7 +173,7 @@ export const triangulateRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics;
         },
       },
     },
-    (request) => {
+    async (request) => {
       const body = request.body;
       checkPointCount(body.points.length, limits);
       body.points.forEach((point, index) => checkObservationCount(point.observations.length, index, limits));
@@ -187,7 +188,7 @@ export const triangulateRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics;
         level: body.level ?? DEFAULT_LEVEL,
         sensitivities: body.sensitivities ?? false,
       };
-      return { points: triangulatePoints(rig, points, options, metrics, { endpoint: 'triangulate', model: '' }) };
+      return { points: await triangulatePoints(rig, points, options, metrics, { endpoint: 'triangulate', model: '' }) };
     },
   );
   done();
