@@ -42,7 +42,6 @@ export const renderRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metrics
         tags: ['predict'],
         params: ModelParams,
         headers: deadlineHeaders(limits.maxDeadlineMs),
-        security: [{}, { bearerAuth: [] }],
         body: {
           content: {
             'application/json': { schema: RenderJsonBody },
@@ -53,7 +52,6 @@ export const renderRoutes: FastifyPluginAsync<{ registry: ModelRegistry; metrics
           200: RenderResponse,
           ...problemResponses({
             400: 'Malformed request, or an image that cannot be decoded',
-            401: 'Missing or wrong bearer token (only when the server sets AUTH_TOKEN)',
             404: 'No such model',
             406: 'Accept allows none of PNG, JPEG or SVG and no format field was sent',
             413: 'Body or image larger than the configured limits',
