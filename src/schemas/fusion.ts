@@ -16,15 +16,18 @@ export const Vector3 = Type.Array(Type.Number(), { minItems: 3, maxItems: 3 });
 export const Matrix2 = Type.Array(Vector2, { minItems: 2, maxItems: 2 });
 export const Matrix3 = Type.Array(Vector3, { minItems: 3, maxItems: 3 });
 
+/** δ of the evidence, as the fusion and the smoothing routes take it. */
+export const DeltaOption = Type.Optional(
+  Type.Number({
+    minimum: 0.05,
+    maximum: 10,
+    default: DEFAULT_DELTA,
+    description: 'δ of the Huber distributions the covariances describe (the model manifest’s `distribution.delta`).',
+  }),
+);
+
 export const evidenceOptions = {
-  delta: Type.Optional(
-    Type.Number({
-      minimum: 0.05,
-      maximum: 10,
-      default: DEFAULT_DELTA,
-      description: 'δ of the Huber distributions the covariances describe (the model manifest’s `distribution.delta`).',
-    }),
-  ),
+  delta: DeltaOption,
   level: Type.Optional(
     Type.Number({
       exclusiveMinimum: 0,

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { DEFAULT_DELTA, DEFAULT_LEVEL, Region } from './fusion.js';
+import { DEFAULT_LEVEL, DeltaOption, Region } from './fusion.js';
 
 /** docs/spec.md §9, Smoothing: `POST /v1/smooth`. */
 
@@ -28,14 +28,7 @@ const Observation = Type.Object(
 
 export const SmoothBody = Type.Object(
   {
-    delta: Type.Optional(
-      Type.Number({
-        minimum: 0.05,
-        maximum: 10,
-        default: DEFAULT_DELTA,
-        description: 'δ of the Huber distributions the covariances describe (the model manifest’s `distribution.delta`).',
-      }),
-    ),
+    delta: DeltaOption,
     level: Type.Optional(
       Type.Number({
         exclusiveMinimum: 0,
