@@ -9,40 +9,13 @@ import { hessianBlocks, fusePoint } from '../src/huber/point-fusion.js';
 import { invertSpd } from '../src/huber/linalg.js';
 import { kappa } from '../src/huber/radial.js';
 import { RadialSampler } from '../test/helpers/huber-reference.js';
-import { createRng, type Rng } from '../test/helpers/prng.js';
+import { lowerFactor, randomCovariance } from '../test/helpers/posterior-reference.js';
+import { createRng } from '../test/helpers/prng.js';
 
 const trials = Number(process.argv[2] ?? 2000);
 const LEVELS = [0.5, 0.9];
 /** χ²_d quantiles of 0.5 and 0.9. */
 const CHI2: Record<number, number[]> = { 2: [-2 * Math.log(0.5), -2 * Math.log(0.1)], 3: [2.365973884375338, 6.251388631170325] };
-
-function randomCovariance(rng: Rng, d: number, size: number): number[] {
-  const a = Array.from({ length: d * d }, () => rng.normal());
-  const out = new Array<number>(d * d).fill(0);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < d; j++) {
-      let sum = i === j ? 0.3 : 0;
-      for (let k = 0; k < d; k++) sum += a[i * d + k]! * a[j * d + k]!;
-      out[i * d + j] = sum * size;
-    }
-  }
-  return out;
-}
-
-function lowerFactor(m: readonly number[], d: number): number[] {
-  const l = new Array<number>(d * d).fill(0);
-  for (let j = 0; j < d; j++) {
-    let diagonal = m[j * d + j]!;
-    for (let k = 0; k < j; k++) diagonal -= l[j * d + k]! ** 2;
-    l[j * d + j] = Math.sqrt(diagonal);
-    for (let i = j + 1; i < d; i++) {
-      let sum = m[i * d + j]!;
-      for (let k = 0; k < j; k++) sum -= l[i * d + k]! * l[j * d + k]!;
-      l[i * d + j] = sum / l[j * d + j]!;
-    }
-  }
-  return l;
-}
 
 function quadratic(x: ArrayLike<number>, center: ArrayLike<number>, covariance: ArrayLike<number>, d: number): number {
   const precision = invertSpd(covariance, d);

@@ -5,6 +5,7 @@
  */
 import { referenceLoss, referenceMoment, referenceRadialIntegral } from './huber-reference.js';
 import { integrate } from './integrate.js';
+import type { Rng } from './prng.js';
 
 export interface ReferenceFactor {
   mean: ArrayLike<number>;
@@ -132,4 +133,34 @@ export function bruteForceMinimum(
     if (!improved) step /= 2;
   }
   return best;
+}
+
+/** A random symmetric positive-definite d×d covariance (A Aᵀ + 0.3 I, scaled), row-major. */
+export function randomCovariance(rng: Rng, d: number, size = 1): number[] {
+  const a = Array.from({ length: d * d }, () => rng.normal());
+  const out = new Array<number>(d * d).fill(0);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j < d; j++) {
+      let sum = i === j ? 0.3 : 0;
+      for (let k = 0; k < d; k++) sum += a[i * d + k]! * a[j * d + k]!;
+      out[i * d + j] = sum * size;
+    }
+  }
+  return out;
+}
+
+/** Lower Cholesky factor, written out so the sampler's scale does not come from the library. */
+export function lowerFactor(m: readonly number[], d: number): number[] {
+  const l = new Array<number>(d * d).fill(0);
+  for (let j = 0; j < d; j++) {
+    let diagonal = m[j * d + j]!;
+    for (let k = 0; k < j; k++) diagonal -= l[j * d + k]! ** 2;
+    l[j * d + j] = Math.sqrt(diagonal);
+    for (let i = j + 1; i < d; i++) {
+      let sum = m[i * d + j]!;
+      for (let k = 0; k < j; k++) sum -= l[i * d + k]! * l[j * d + k]!;
+      l[i * d + j] = sum / l[j * d + j]!;
+    }
+  }
+  return l;
 }

@@ -4,22 +4,17 @@ import { describe, expect, test } from 'vitest';
 import { EvidenceError } from '../../src/huber/fusion-errors.js';
 import { fusePoint, type GaussianObservation } from '../../src/huber/point-fusion.js';
 import { RadialSampler, referenceKappa } from '../helpers/huber-reference.js';
-import { bruteForceMinimum, referenceCost, referenceMoments, referenceQuantile } from '../helpers/posterior-reference.js';
-import { createRng, type Rng } from '../helpers/prng.js';
+import {
+  bruteForceMinimum,
+  lowerFactor,
+  randomCovariance,
+  referenceCost,
+  referenceMoments,
+  referenceQuantile,
+} from '../helpers/posterior-reference.js';
+import { createRng } from '../helpers/prng.js';
 
 /** A random SPD covariance with eigenvalues spread over a factor of up to ~10. */
-function randomCovariance(rng: Rng, d: number, size = 1): number[] {
-  const a = Array.from({ length: d * d }, () => rng.normal());
-  const out = new Array<number>(d * d).fill(0);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < d; j++) {
-      let sum = i === j ? 0.3 : 0;
-      for (let k = 0; k < d; k++) sum += a[i * d + k]! * a[j * d + k]!;
-      out[i * d + j] = sum * size;
-    }
-  }
-  return out;
-}
 
 /** Λ = κ Σ⁻¹ by cofactors, written out here so the reference does not use the library's linear algebra. */
 function referencePrecision(covariance: readonly number[], d: number, delta: number): number[] {
@@ -104,22 +99,6 @@ describe('exact identities', () => {
     expect(weighted / fused.covariance[0]!).toBeCloseToNested(1.8, { abs: 0.05 });
   });
 });
-
-/** Lower Cholesky factor, written out so the sampler's scale does not come from the library. */
-function lowerFactor(m: readonly number[], d: number): number[] {
-  const l = new Array<number>(d * d).fill(0);
-  for (let j = 0; j < d; j++) {
-    let diagonal = m[j * d + j]!;
-    for (let k = 0; k < j; k++) diagonal -= l[j * d + k]! ** 2;
-    l[j * d + j] = Math.sqrt(diagonal);
-    for (let i = j + 1; i < d; i++) {
-      let sum = m[i * d + j]!;
-      for (let k = 0; k < j; k++) sum -= l[i * d + k]! * l[j * d + k]!;
-      l[i * d + j] = sum / l[j * d + j]!;
-    }
-  }
-  return l;
-}
 
 describe('calibration by Monte Carlo: the region covers the truth at its level', () => {
   // Seeded draws from the model: a truth, then each observation from its Huber distribution about it
