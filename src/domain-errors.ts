@@ -9,7 +9,6 @@ export type DomainErrorKind =
   | 'invalid-box' // empty, non-finite or huge
   | 'box-outside-image'
   | 'too-many-boxes'
-  | 'invalid-evidence' // observations, covariances or cameras that cannot be fused
   | 'unknown-model'
   | 'model-not-ready'
   | 'queue-full'

@@ -23,7 +23,6 @@ const problemUri = (slug: string) => `urn:huber-keypoints:problem:${slug}`;
 
 export const badRequest = (detail: string, slug = 'bad-request', extensions?: Record<string, unknown>) =>
   new ProblemError(400, 'Bad Request', detail, problemUri(slug), extensions);
-export const notFound = (detail: string, slug = 'not-found') => new ProblemError(404, 'Not Found', detail, problemUri(slug));
 export const payloadTooLarge = (detail: string) =>
   new ProblemError(413, 'Payload Too Large', detail, problemUri('payload-too-large'));
 export const unsupportedMediaType = (detail: string) =>
@@ -32,17 +31,6 @@ export const unprocessable = (detail: string, slug = 'unprocessable', extensions
   new ProblemError(422, 'Unprocessable Content', detail, problemUri(slug), extensions);
 export const unauthorized = (detail: string) =>
   new ProblemError(401, 'Unauthorized', detail, problemUri('unauthorized'), {}, { 'www-authenticate': 'Bearer' });
-export const serviceUnavailable = (detail: string, slug = 'unavailable', retryAfterSeconds?: number) =>
-  new ProblemError(
-    503,
-    'Service Unavailable',
-    detail,
-    problemUri(slug),
-    {},
-    retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
-  );
-export const gatewayTimeout = (detail: string) =>
-  new ProblemError(504, 'Gateway Timeout', detail, problemUri('deadline-exceeded'));
 
 export { problemUri };
 
@@ -70,7 +58,6 @@ const domainProblems: Record<DomainErrorKind, { status: number; slug: string }> 
   'invalid-box': { status: 422, slug: 'invalid-box' },
   'box-outside-image': { status: 422, slug: 'box-outside-image' },
   'too-many-boxes': { status: 422, slug: 'too-many-boxes' },
-  'invalid-evidence': { status: 422, slug: 'invalid-evidence' },
   'unknown-model': { status: 404, slug: 'unknown-model' },
   'model-not-ready': { status: 503, slug: 'model-not-ready' },
   'queue-full': { status: 503, slug: 'queue-full' },
