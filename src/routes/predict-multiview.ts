@@ -16,7 +16,7 @@ import { problemResponses } from '../schemas/problem.js';
 import { withEvidenceProblems } from './evidence-problems.js';
 import type { EvidenceLimits } from './fuse.js';
 import { findModel, servedModel } from './models.js';
-import { MULTIPART_FIELD_BYTES } from './predict.js';
+import { deadlineHeaders, MULTIPART_FIELD_BYTES } from './predict.js';
 import { triangulatePoints, type PointEvidence } from './triangulate.js';
 
 /** The form's named fields; every other part is an image named by its camera. */
@@ -131,6 +131,20 @@ function forCamera(camera: string, error: unknown): unknown {
   return named;
 }
 
+/**
+ * The deadline covers the whole request (docs/fusion.md): a keypoint not yet triangulated when it passes
+ * is not computed, since the client has stopped waiting for the answer it would be part of.
+ */
+function stopAtDeadline(deadline: number, total: number): (index: number) => void {
+  return (index) => {
+    if (performance.now() <= deadline) return;
+    throw new DomainError(
+      'deadline-exceeded',
+      `the request deadline passed after the 2-D predictions, while the keypoints were triangulated (${index} of ${total} done); the rest were not computed`,
+    );
+  };
+}
+
 /** Every keypoint's evidence from every camera; a paired keypoint's flip partner is its alternative. */
 function keypointEvidence(
   names: readonly string[],
@@ -170,9 +184,10 @@ export const predictMultiviewRoutes: FastifyPluginCallbackTypebox<{
         operationId: 'predictMultiview',
         summary: 'Predict keypoints in every camera of a calibrated rig and triangulate them to 3-D with covariance',
         description:
-          'multipart/form-data: one image file part per camera (the part’s name is the camera’s name), a `calibration` part (calibration.toml text or JSON `{cameras}`), `boxes` (JSON: camera → box), and the predict options as fields. Each image is predicted exactly as by predict; each keypoint is then triangulated from the cameras with its flip partner’s distribution as an alternative of prior `swapPrior`.',
+          'multipart/form-data: one image file part per camera (the part’s name is the camera’s name), a `calibration` part (calibration.toml text or JSON `{cameras}`), `boxes` (JSON: camera → box), and the predict options as fields. Each image is predicted exactly as by predict; each keypoint is then triangulated from the cameras with its flip partner’s distribution as an alternative of prior `swapPrior`. The `x-request-deadline-ms` header (as for predict) covers the whole request: a deadline that passes before inference, or before every keypoint is triangulated, is answered 504 and the rest is not computed.',
         tags: ['fusion'],
         params: ModelParams,
+        headers: deadlineHeaders(limits.maxDeadlineMs),
         consumes: ['multipart/form-data'],
         body: PredictMultiviewBody,
         response: {
@@ -185,7 +200,7 @@ export const predictMultiviewRoutes: FastifyPluginCallbackTypebox<{
             422: 'Unusable rig or evidence: an image or box for an unknown camera, fewer than two images, a box outside its image, a keypoint behind a camera, too many cameras',
             500: 'Internal error',
             503: 'Model not ready, queue full or server overloaded (see Retry-After), or inference failed',
-            504: 'The deadline passed before inference',
+            504: 'The deadline (x-request-deadline-ms, or MAX_DEADLINE_MS) passed before inference or before every keypoint was triangulated',
           }),
         },
       },
@@ -228,7 +243,8 @@ export const predictMultiviewRoutes: FastifyPluginCallbackTypebox<{
       }
 
       const level = body.level ?? DEFAULT_LEVEL;
-      const deadline = started + limits.maxDeadlineMs;
+      const asked = request.headers['x-request-deadline-ms'];
+      const deadline = started + Math.min(asked ?? limits.maxDeadlineMs, limits.maxDeadlineMs);
       const predictions = await Promise.all(
         [...images].map(async ([camera, image]) => {
           const box = body.boxes?.[camera];
@@ -259,10 +275,14 @@ export const predictMultiviewRoutes: FastifyPluginCallbackTypebox<{
 
       const manifest = served.manifest;
       const points = keypointEvidence(served.keypointNames, served.flip, predictions, body.swapPrior ?? DEFAULT_SWAP_PRIOR);
-      const keypoints = await triangulatePoints(rig, points, { delta: manifest.distribution.delta, level }, metrics, {
-        endpoint: 'predict-multiview',
-        model: manifest.name,
-      });
+      const keypoints = await triangulatePoints(
+        rig,
+        points,
+        { delta: manifest.distribution.delta, level },
+        metrics,
+        { endpoint: 'predict-multiview', model: manifest.name },
+        stopAtDeadline(deadline, points.length),
+      );
       const finished = performance.now();
       return {
         model: {

@@ -90,16 +90,21 @@ export function triangulatedPointOut(name: string | undefined, point: Triangulat
   };
 }
 
-/** Triangulates every point, counting what the metrics report; refusals name the point's path. */
+/**
+ * Triangulates every point, counting what the metrics report; refusals name the point's path.
+ * `beforePoint` runs before each point's math and may throw to stop the rest (a request's deadline).
+ */
 export async function triangulatePoints(
   rig: ReadonlyMap<string, Camera>,
   points: readonly PointEvidence[],
   options: TriangulationOptions,
   metrics: Metrics,
   labels: { endpoint: string; model: string },
+  beforePoint?: (index: number) => void,
 ) {
   for (const point of points) checkPointCameras(point, rig);
-  const results = await mapYielding(points, (point) => {
+  const results = await mapYielding(points, (point, index) => {
+    beforePoint?.(index);
     const result = withEvidenceProblems(point.path, () => triangulatePoint(rig, point.observations, options));
     metrics.evidenceIterations.observe(labels, result.iterations);
     metrics.evidenceOutliers.inc(labels, result.cameras.filter((camera) => camera.outlier).length);

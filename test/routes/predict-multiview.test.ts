@@ -343,6 +343,85 @@ describe('POST /v1/models/{model}/predict-multiview', () => {
     assert.equal(response.status, 415, JSON.stringify(response.body));
   });
 
+  describe('x-request-deadline-ms, as for predict, over the whole request', () => {
+    const batchSizeCount = async () =>
+      (await service.app.metrics.batchSize.get()).values.find((value) => value.metricName === 'huber_inference_batch_size_count')
+        ?.value ?? 0;
+
+    test('a deadline that passes before inference is 504 problem+json naming the camera; nothing reaches the model', async () => {
+      const before = await batchSizeCount();
+      const response = await multiviewRequest(service.url, views, { tta: 'false' }).set('x-request-deadline-ms', '1');
+      assert.equal(response.status, 504, JSON.stringify(response.body));
+      assert.match(response.headers['content-type'] ?? '', /^application\/problem\+json/);
+      assert.equal(response.body.type, 'urn:huber-keypoints:problem:deadline-exceeded');
+      assert.match(
+        response.body.detail,
+        /^camera "(north|east|south|west)": the request deadline passed while the image was decoded; nothing was sent to the model$/,
+      );
+      assert.equal(await batchSizeCount(), before);
+    });
+
+    test('a deadline that passes after the 2-D predictions stops the triangulation: 504, no keypoint computed', async () => {
+      const served = service.app.models.entries.get('dots')!.served!;
+      const deadlineMs = 1500;
+      const crops = views.length;
+      let dispatched = 0;
+      let armed = true;
+      // The app runs in this process: once every camera's crop is handed to the model, holding the event
+      // loop past the deadline lets inference finish late, exactly as a slow machine would.
+      served.batcher.onBatch((event) => {
+        if (!armed) return;
+        dispatched += event.size;
+        if (dispatched < crops) return;
+        armed = false;
+        // The request's clock started before this dispatch, so its deadline has passed once this one has.
+        const heldFrom = performance.now();
+        while (performance.now() < heldFrom + deadlineMs + 5);
+      });
+      const before = await service.app.metrics.evidenceIterations.get();
+      const response = await multiviewRequest(service.url, views, { tta: 'false' }).set(
+        'x-request-deadline-ms',
+        String(deadlineMs),
+      );
+      assert.equal(armed, false, 'test setup: the event loop was never held');
+      assert.equal(response.status, 504, JSON.stringify(response.body));
+      assert.match(response.headers['content-type'] ?? '', /^application\/problem\+json/);
+      assert.equal(response.body.type, 'urn:huber-keypoints:problem:deadline-exceeded');
+      assert.equal(
+        response.body.detail,
+        'the request deadline passed after the 2-D predictions, while the keypoints were triangulated (0 of 2 done); the rest were not computed',
+      );
+      // The solver's iterations are observed once per point it triangulated.
+      const after = await service.app.metrics.evidenceIterations.get();
+      const solved = (metric: typeof before) =>
+        metric.values.find(
+          (value) =>
+            value.metricName === 'huber_evidence_solver_iterations_count' && value.labels.endpoint === 'predict-multiview',
+        )?.value ?? 0;
+      assert.equal(solved(after), solved(before), 'no keypoint was triangulated');
+    });
+
+    test('a generous deadline (above MAX_DEADLINE_MS, so capped) is served as without one', async () => {
+      const response = await multiviewRequest(service.url, views, { tta: 'false' }).set('x-request-deadline-ms', '600000');
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      const [left, right] = response.body.keypoints;
+      expect(left.position).toBeCloseToNested(LEFT, { abs: 0.005 * RIG_SCALE });
+      expect(right.position).toBeCloseToNested(RIGHT, { abs: 0.005 * RIG_SCALE });
+    });
+
+    for (const malformed of ['soon', '0', '-5', '2.5']) {
+      test(`a malformed header (${JSON.stringify(malformed)}) is a 400 validation problem naming it`, async () => {
+        const response = await multiviewRequest(service.url, views.slice(0, 2), { tta: 'false' }).set(
+          'x-request-deadline-ms',
+          malformed,
+        );
+        assert.equal(response.status, 400, JSON.stringify(response.body));
+        assert.equal(response.body.type, 'urn:huber-keypoints:problem:validation');
+        assert.match(response.body.detail, /x-request-deadline-ms/);
+      });
+    }
+  });
+
   test('an unknown model is 404', async () => {
     const response = await request(service.url)
       .post('/v1/models/nope/predict-multiview')
