@@ -195,29 +195,35 @@ export class DynamicBatcher {
     const event: BatchEvent = { size, queuedSeconds, submissions: new Set(batch.map((item) => item.submission)).size };
     for (const listener of this.listeners) listener(event);
     this.running++;
-    this.runner
-      .run(input, size)
-      .then(
-        ({ output, input: returned }) => {
-          this.freeBuffers.push(returned);
-          for (let slot = 0; slot < size; slot++) {
-            const { submission, index } = batch[slot]!;
-            if (submission.failed) continue;
-            submission.output.set(output.subarray(slot * outputSize, (slot + 1) * outputSize), index * outputSize);
-            if (--submission.remaining === 0) submission.resolve(submission.output);
-          }
-        },
-        (error: unknown) => {
-          for (const { submission } of batch) {
-            if (submission.failed) continue;
-            submission.failed = true;
-            submission.reject(error instanceof Error ? error : new Error(String(error)));
-          }
-        },
-      )
-      .finally(() => {
-        this.running--;
-        this.schedule();
-      });
+    this.runner.run(input, size).then(
+      ({ output, input: returned }) => {
+        this.freeBuffers.push(returned);
+        this.restart();
+        for (let slot = 0; slot < size; slot++) {
+          const { submission, index } = batch[slot]!;
+          if (submission.failed) continue;
+          submission.output.set(output.subarray(slot * outputSize, (slot + 1) * outputSize), index * outputSize);
+          if (--submission.remaining === 0) submission.resolve(submission.output);
+        }
+      },
+      (error: unknown) => {
+        this.restart();
+        for (const { submission } of batch) {
+          if (submission.failed) continue;
+          submission.failed = true;
+          submission.reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      },
+    );
+  }
+
+  /**
+   * The worker that just answered gets its next batch before the answered requests are resumed:
+   * their post-processing and responses run on this thread while the worker already computes,
+   * instead of keeping it idle meanwhile.
+   */
+  private restart(): void {
+    this.running--;
+    this.schedule();
   }
 }

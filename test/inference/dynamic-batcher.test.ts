@@ -169,6 +169,44 @@ describe('DynamicBatcher with a hand-made runner', () => {
     assert.deepEqual(await Promise.all(queued), [Float32Array.of(20), Float32Array.of(30), Float32Array.of(40)]);
   });
 
+  test('the next batch is already running when the answered submissions resume', async () => {
+    const runner = new GatedRunner(1);
+    const batcher = new DynamicBatcher(runner, { itemSize, outputSize, maxBatchSize: 1, maxWaitMs: 0 });
+    // What each answered request sees at the moment it resumes: how many batches the runner has had.
+    const batchesSeen: number[] = [];
+    const answered = [1, 2, 3].map((id) =>
+      batcher.submit(item(id), 1).then((output) => {
+        batchesSeen.push(runner.batches.length);
+        return output;
+      }),
+    );
+    for (let released = 0; released < 3; released++) {
+      await until(() => runner.waiting === 1);
+      runner.release();
+    }
+    assert.deepEqual(await Promise.all(answered), [Float32Array.of(10), Float32Array.of(20), Float32Array.of(30)]);
+    assert.deepEqual(batchesSeen, [2, 3, 3], 'each queued batch left before the previous answer resumed its request');
+  });
+
+  test('after a failed run the next batch is already running when the failed submissions are rejected', async () => {
+    const runner = new GatedRunner(1);
+    runner.failCall(0);
+    const batcher = new DynamicBatcher(runner, { itemSize, outputSize, maxBatchSize: 1, maxWaitMs: 0 });
+    let batchesAtRejection = 0;
+    const failed = batcher.submit(item(1), 1).catch((error: Error) => {
+      batchesAtRejection = runner.batches.length;
+      return error;
+    });
+    const next = batcher.submit(item(2), 1);
+    await until(() => runner.waiting === 1);
+    runner.release();
+    await until(() => runner.waiting === 1);
+    runner.release();
+    assert.equal(((await failed) as Error).message, 'run 0 failed');
+    assert.deepEqual(await next, Float32Array.of(20));
+    assert.equal(batchesAtRejection, 2);
+  });
+
   test('a failed run rejects only the submissions in that batch, each once', async () => {
     const runner = new GatedRunner(1);
     runner.failCall(0);
