@@ -5,6 +5,7 @@ import { DomainError } from '../domain-errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ServedModel } from '../models/model-registry.js';
 import { inputToImage, mirroredInputToImage, planCrop, sampleCrop, type Box } from './crop-sampler.js';
+import { nextTurn } from './event-loop-turns.js';
 import { decodeImage, type DecodedImage } from './image-decoder.js';
 
 export interface PredictRequest {
@@ -120,6 +121,7 @@ async function decodeAndSample(
   } finally {
     release();
   }
+  await nextTurn();
   onDecoded?.(image);
   const boxes =
     request.boxes && request.boxes.length > 0 ? request.boxes : [{ x: 0, y: 0, width: image.width, height: image.height }];
@@ -176,6 +178,7 @@ export async function predictKeypoints(
       cause: error,
     });
   }
+  await nextTurn();
   const inferred = performance.now();
 
   const names = model.keypointNames;
