@@ -246,50 +246,66 @@ describe('track filter: SPEC §9 recursion', () => {
 
 describe('track filter: coverage of the per-frame regions (no gross outliers)', () => {
   const CHI_SQUARE = { 2: { 0.5: -2 * Math.log(0.5), 0.9: -2 * Math.log(0.1) }, 3: { 0.5: 2.365974, 0.9: 6.251389 } } as const;
-  for (const d of [2, 3] as const) {
-    test(`the truth falls in the 0.5 and 0.9 regions near nominal (d = ${d})`, () => {
-      const rng = createRng(700 + d);
-      const sampler = new RadialSampler(d, DELTA);
-      const q = 200;
-      const hits = { 0.5: 0, 0.9: 0 };
-      let count = 0;
-      for (let rep = 0; rep < 150; rep++) {
-        const sim = simulateTrack(rng, sampler, {
-          d,
-          frames: 40,
-          q,
-          delta: DELTA,
-          dt: 1 / 30,
-          jitter: 0.3,
-          missRate: 0.05,
-          grossRate: 0,
-          noise: 2,
-          grossOffset: 0,
-        });
-        const result = filterTrack(sim.frames, { delta: DELTA, level: 0.5, accelerationNoise: q });
-        result.frames.forEach((frame, t) => {
-          // The first two observed frames are raw measurements whatever the rule; count from the fifth frame on.
-          if (t < 5 || frame.mean === null) return;
-          count++;
-          for (const level of [0.5, 0.9] as const) {
-            if (insideRegion(sim.truth[t]!, frame.mean, frame.covariance!, Math.sqrt(CHI_SQUARE[d]![level]!), d)) hits[level]!++;
-          }
-        });
-      }
-      const coverage = { 0.5: hits[0.5]! / count, 0.9: hits[0.9]! / count };
-      console.log(
-        `filter coverage d=${d}: ${coverage[0.5]!.toFixed(3)} at 0.5, ${coverage[0.9]!.toFixed(3)} at 0.9 over ${count} frames`,
-      );
-      expect(Math.abs(coverage[0.5]! - 0.5)).toBeLessThanOrEqual(0.05);
-      if (d === 2) expect(Math.abs(coverage[0.9]! - 0.9)).toBeLessThanOrEqual(0.05);
-      else {
-        // Measured 0.843 here: 0.007 short of the ±0.05 goal. The rule's Kalman covariance assumes every frame
-        // moved the state by the full Kalman gain, while the MAP moves it less on frames in Huber's linear zone
-        // (about a third of clean frames at δ = 1), so the filtered state lags a little more than its covariance
-        // says; the smoother, which sees both sides, does not show it. docs/smoothing.md tabulates it.
-        expect(coverage[0.9]!).toBeGreaterThanOrEqual(0.82);
-        expect(coverage[0.9]!).toBeLessThanOrEqual(0.95);
-      }
-    });
+
+  /** Share of frames (the fifth on) whose truth lies in the 0.5 and 0.9 regions, on 150 constant-velocity tracks drawn at q. */
+  function filterCoverage(d: 2 | 3, q: number): { 0.5: number; 0.9: number } {
+    const rng = createRng(700 + d);
+    const sampler = new RadialSampler(d, DELTA);
+    const hits = { 0.5: 0, 0.9: 0 };
+    let count = 0;
+    for (let rep = 0; rep < 150; rep++) {
+      const sim = simulateTrack(rng, sampler, {
+        d,
+        frames: 40,
+        q,
+        delta: DELTA,
+        dt: 1 / 30,
+        jitter: 0.3,
+        missRate: 0.05,
+        grossRate: 0,
+        noise: 2,
+        grossOffset: 0,
+      });
+      const result = filterTrack(sim.frames, { delta: DELTA, level: 0.5, accelerationNoise: q });
+      result.frames.forEach((frame, t) => {
+        // The first two observed frames are raw measurements whatever the rule; count from the fifth frame on.
+        if (t < 5 || frame.mean === null) return;
+        count++;
+        for (const level of [0.5, 0.9] as const) {
+          if (insideRegion(sim.truth[t]!, frame.mean, frame.covariance!, Math.sqrt(CHI_SQUARE[d][level]), d)) hits[level]++;
+        }
+      });
+    }
+    const coverage = { 0.5: hits[0.5] / count, 0.9: hits[0.9] / count };
+    console.log(
+      `filter coverage d=${d}, q=${q}: ${coverage[0.5].toFixed(3)} at 0.5, ${coverage[0.9].toFixed(3)} at 0.9 over ${count} frames`,
+    );
+    return coverage;
   }
+
+  // Margins: frames of one track share their errors, so the standard error comes from the spread between
+  // tracks, not the binomial one over frames: `npx tsx bench/smoothing-accuracy.ts --regimes` (600 other
+  // tracks per row) measures about 0.004 there, so about 0.008 for these 150. At q = 50 that bench measures
+  // 0.519 ± 0.004 / 0.872 ± 0.003 (2-D) and 0.498 ± 0.004 at 0.5 (3-D); these seeds give 0.514 / 0.862 and
+  // 0.522, each edge of the ±0.05 band at least 0.012 (1.5 of these standard errors) away. A covariance 20 %
+  // too narrow or too wide moves a Gaussian's 2-D coverage by 0.04 to 0.07, so the band does catch a wrong rule.
+  test('within ±0.05 of nominal at 0.5 and 0.9 where the motion is slow against the noise (d = 2, q = 50)', () => {
+    const coverage = filterCoverage(2, 50);
+    expect(Math.abs(coverage[0.5] - 0.5)).toBeLessThanOrEqual(0.05);
+    expect(Math.abs(coverage[0.9] - 0.9)).toBeLessThanOrEqual(0.05);
+  });
+
+  test('within ±0.05 of nominal at 0.5 (d = 3, q = 50)', () => {
+    expect(Math.abs(filterCoverage(3, 50)[0.5] - 0.5)).toBeLessThanOrEqual(0.05);
+  });
+
+  // A known miss of issue 14's goal, kept as the goal itself: at level 0.9 the 3-D filter covers 0.838 to
+  // 0.850 for q from 100 to 400 (0.853 at 50, 0.859 at 800 where level 0.5 is over, docs/smoothing.md). The
+  // rule's Kalman covariance assumes each frame moved the state by the full Kalman gain, while the MAP moves
+  // it by a different amount (more near the prediction, where the Huber factor is κ_d(δ) times sharper than
+  // a Gaussian, less in its linear zone), so the filtered state's error is larger than its covariance says.
+  // vitest reports this test as an expected failure; once the rule covers, it fails and belongs above.
+  test.fails('within ±0.05 of nominal at 0.9 (d = 3, q = 200): known miss, 0.84', () => {
+    expect(Math.abs(filterCoverage(3, 200)[0.9] - 0.9)).toBeLessThanOrEqual(0.05);
+  });
 });
