@@ -24,6 +24,11 @@ export interface Camera {
   project(X: ArrayLike<number>): Float64Array;
   /** The distorted pixel and its 2×3 row-major Jacobian with respect to X. */
   projectWithJacobian(X: ArrayLike<number>): { point: Float64Array; jacobian: Float64Array };
+  /**
+   * projectWithJacobian into the caller's buffers (point: 2, jacobian: 2×3 or null to skip it), for solvers
+   * that project thousands of times per point and would otherwise spend their time allocating.
+   */
+  projectInto(X: ArrayLike<number>, point: Float64Array, jacobian: Float64Array | null): void;
   /** Signed depth along the optical axis: positive in front of the camera. */
   depth(X: ArrayLike<number>): number;
   /** The pixel of the linear camera seeing the same ray as a distorted pixel (for the DLT start). */
@@ -130,6 +135,23 @@ export function cameraFromProjection(name: string, projection: number[][]): Came
       }
       return { point: Float64Array.from([u / w, v / w]), jacobian };
     },
+    projectInto(X, point, jacobian) {
+      const x0 = X[0];
+      const x1 = X[1];
+      const x2 = X[2];
+      const u = p[0] * x0 + p[1] * x1 + p[2] * x2 + p[3];
+      const v = p[4] * x0 + p[5] * x1 + p[6] * x2 + p[7];
+      const w = p[8] * x0 + p[9] * x1 + p[10] * x2 + p[11];
+      const pu = u / w;
+      const pv = v / w;
+      point[0] = pu;
+      point[1] = pv;
+      if (jacobian === null) return;
+      for (let j = 0; j < 3; j++) {
+        jacobian[j] = (p[j] - pu * p[8 + j]) / w;
+        jacobian[3 + j] = (p[4 + j] - pv * p[8 + j]) / w;
+      }
+    },
     depth(X) {
       return depthScale * homogeneous(X)[2];
     },
@@ -220,6 +242,37 @@ export function cameraFromIntrinsics(name: string, intrinsics: CameraIntrinsics)
         for (let j = 0; j < 3; j++) jacobian[row * 3 + j] = a * r[j] + b * r[3 + j] + c * r[6 + j];
       }
       return { point: toPixel(xd, yd), jacobian };
+    },
+    projectInto(X, point, jacobian) {
+      const x0 = X[0];
+      const x1 = X[1];
+      const x2 = X[2];
+      const xc = r[0] * x0 + r[1] * x1 + r[2] * x2 + t[0];
+      const yc = r[3] * x0 + r[4] * x1 + r[5] * x2 + t[1];
+      const zc = r[6] * x0 + r[7] * x1 + r[8] * x2 + t[2];
+      const x = xc / zc;
+      const y = yc / zc;
+      const r2 = x * x + y * y;
+      const radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3));
+      const xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x);
+      const yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y;
+      point[0] = fx * xd + skew * yd + cx;
+      point[1] = fy * yd + cy;
+      if (jacobian === null) return;
+      const radialSlope = k1 + r2 * (2 * k2 + 3 * k3 * r2);
+      const dxx = radial + 2 * radialSlope * x * x + 2 * p1 * y + 6 * p2 * x;
+      const dxy = 2 * radialSlope * x * y + 2 * p1 * x + 2 * p2 * y;
+      const dyy = radial + 2 * radialSlope * y * y + 6 * p1 * y + 2 * p2 * x;
+      const a0 = (fx * dxx + skew * dxy) / zc;
+      const b0 = (fx * dxy + skew * dyy) / zc;
+      const c0 = -(a0 * x + b0 * y);
+      const a1 = (fy * dxy) / zc;
+      const b1 = (fy * dyy) / zc;
+      const c1 = -(a1 * x + b1 * y);
+      for (let j = 0; j < 3; j++) {
+        jacobian[j] = a0 * r[j] + b0 * r[3 + j] + c0 * r[6 + j];
+        jacobian[3 + j] = a1 * r[j] + b1 * r[3 + j] + c1 * r[6 + j];
+      }
     },
     depth(X) {
       return toCamera(X)[2];

@@ -166,6 +166,38 @@ export function tryCholesky(matrix: ArrayLike<number>, d: number, relativeFloor:
   return l;
 }
 
+/** tryCholesky into `out` (d × d), for solvers that factor thousands of times: false where it gives null. */
+export function tryCholeskyInto(matrix: ArrayLike<number>, d: number, relativeFloor: number, out: Float64Array): boolean {
+  out.fill(0);
+  for (let j = 0; j < d; j++) {
+    let diag = matrix[j * d + j];
+    for (let k = 0; k < j; k++) diag -= out[j * d + k] * out[j * d + k];
+    if (!(diag > relativeFloor * Math.abs(matrix[j * d + j])) || !Number.isFinite(diag)) return false;
+    const ljj = Math.sqrt(diag);
+    out[j * d + j] = ljj;
+    for (let i = j + 1; i < d; i++) {
+      let sum = matrix[i * d + j];
+      for (let k = 0; k < j; k++) sum -= out[i * d + k] * out[j * d + k];
+      out[i * d + j] = sum / ljj;
+    }
+  }
+  return true;
+}
+
+/** choleskySolve into `out` (length d), which may not alias `b`. */
+export function choleskySolveInto(l: ArrayLike<number>, d: number, b: ArrayLike<number>, out: Float64Array): void {
+  for (let i = 0; i < d; i++) {
+    let sum = b[i];
+    for (let k = 0; k < i; k++) sum -= l[i * d + k] * out[k];
+    out[i] = sum / l[i * d + i];
+  }
+  for (let i = d - 1; i >= 0; i--) {
+    let sum = out[i];
+    for (let k = i + 1; k < d; k++) sum -= l[k * d + i] * out[k];
+    out[i] = sum / l[i * d + i];
+  }
+}
+
 /** Solves L·Lᵀ·x = b for a Cholesky factor L. */
 export function choleskySolve(l: Float64Array, d: number, b: ArrayLike<number>): Float64Array {
   const x = new Float64Array(d);

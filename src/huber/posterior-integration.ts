@@ -56,6 +56,8 @@ export interface PosteriorSummary {
 }
 
 const MAX_RAY_LENGTH = 1e9;
+/** A mixture term this far above the smallest adds less than half an ulp to Σ exp and is skipped. */
+const NEGLIGIBLE_GAP = 40;
 /** Radius (whitened units) beyond which a panel may be maxPanel·ρ/TAIL_GROWTH long. */
 const TAIL_GROWTH = 3;
 
@@ -177,6 +179,9 @@ class RayIntegrand {
   readonly beta: Float64Array;
   readonly gamma: Float64Array;
   readonly v: Float64Array;
+  /** Each component's h_δ at the ρ of the last cost(ρ), so that a mixture evaluates it once. */
+  readonly componentCosts: Float64Array;
+  readonly singleFactors: boolean;
   referenceCost = 0;
 
   constructor(
@@ -189,6 +194,8 @@ class RayIntegrand {
     this.beta = new Float64Array(flat.count);
     this.gamma = new Float64Array(flat.count);
     this.v = new Float64Array(d);
+    this.componentCosts = new Float64Array(flat.count);
+    this.singleFactors = flat.count === flat.factorCount;
     const { base, rowStart } = flat;
     for (let c = 0; c < flat.count; c++) {
       let a2 = 0;
@@ -233,20 +240,41 @@ class RayIntegrand {
   }
 
   cost(rho: number): number {
+    const { alpha, beta, gamma, delta } = this;
+    const count = this.flat.count;
+    const deltaSquared = delta * delta;
+    const halfDelta = 0.5 * delta;
+    if (this.singleFactors) {
+      let total = 0;
+      for (let c = 0; c < count; c++) {
+        const q = alpha[c] + rho * (2 * beta[c] + rho * gamma[c]);
+        total += q <= deltaSquared ? (q > 0 ? 0.5 * q : 0) : delta * (Math.sqrt(q) - halfDelta);
+      }
+      return total;
+    }
+    const costs = this.componentCosts;
+    for (let c = 0; c < count; c++) {
+      const q = alpha[c] + rho * (2 * beta[c] + rho * gamma[c]);
+      costs[c] = q <= deltaSquared ? (q > 0 ? 0.5 * q : 0) : delta * (Math.sqrt(q) - halfDelta);
+    }
     const { factorStart, logWeights, factorCount } = this.flat;
     let total = 0;
     for (let f = 0; f < factorCount; f++) {
       const first = factorStart[f];
       const end = factorStart[f + 1];
       if (end - first === 1) {
-        total += this.componentCost(first, rho);
+        total += costs[first];
         continue;
       }
       // −log Σₖ exp(logWeightₖ − hₖ), shifted by the smallest term so that no exponential underflows.
       let best = Infinity;
-      for (let c = first; c < end; c++) best = Math.min(best, this.componentCost(c, rho) - logWeights[c]);
+      for (let c = first; c < end; c++) best = Math.min(best, costs[c] - logWeights[c]);
       let sum = 0;
-      for (let c = first; c < end; c++) sum += Math.exp(best - this.componentCost(c, rho) + logWeights[c]);
+      for (let c = first; c < end; c++) {
+        const gap = costs[c] - logWeights[c] - best;
+        // e^{−40} ≈ 4e-18 is below half an ulp of the leading 1 in the sum, so the term cannot change it.
+        if (gap < NEGLIGIBLE_GAP) sum += Math.exp(-gap);
+      }
       total += best - Math.log(sum);
     }
     return total;
@@ -301,7 +329,16 @@ class RayIntegrand {
       if (r1 > 0 && r1 < length) out.push(r1);
       if (r2 > 0 && r2 < length) out.push(r2);
     }
-    out.sort((x, y) => x - y);
+    // A handful of values: insertion sort beats Array.prototype.sort and its comparator calls.
+    for (let i = 1; i < out.length; i++) {
+      const value = out[i];
+      let j = i - 1;
+      while (j >= 0 && out[j] > value) {
+        out[j + 1] = out[j];
+        j--;
+      }
+      out[j + 1] = value;
+    }
   }
 }
 

@@ -7,11 +7,12 @@
 import type { Camera } from './camera.js';
 import { checkCovariance, checkDelta, checkLevel, checkVector, isList } from './evidence-checks.js';
 import { EvidenceError } from './fusion-errors.js';
-import { cholesky, invertSpd, symmetricEigen, tryCholesky } from './linalg.js';
+import { cholesky, choleskySolveInto, invertSpd, symmetricEigen, tryCholeskyInto } from './linalg.js';
 import {
   ImproperPosteriorError,
   integratePosterior,
   type PosteriorFactor,
+  type PosteriorSummary,
   type QuadratureSettings,
 } from './posterior-integration.js';
 import { kappa, radialQuantile } from './radial.js';
@@ -67,8 +68,17 @@ export const TRIANGULATION_QUADRATURE: QuadratureSettings = { directions: 6, rad
 const MAX_ASSIGNMENTS = 64;
 const MAX_SOLVER_ITERATIONS = 200;
 const MAX_FIXED_POINT_ITERATIONS = 50;
+/**
+ * The best start is minimized until its step falls below this share of the camera distance (then
+ * polished); every other start only to SCREENING_TOLERANCE, which is ample to rank optima whose costs
+ * differ, and saves the half of the iterations that LM spends creeping below rounding.
+ */
+const MODE_TOLERANCE = 1e-13;
+const SCREENING_TOLERANCE = 1e-9;
 /** docs/spec.md §9: the position's fixed point stops below this share of the mean camera distance. */
 const FIXED_POINT_TOLERANCE = 1e-9;
+/** The fixed point's contraction per step before one is measured: about σ/distance ≈ 1e-3. */
+const FIXED_POINT_CONTRACTION = 1e-3;
 /** Energy gap beyond which a mixture component is left out of the quadrature. */
 const NEGLIGIBLE_COMPONENT = 80;
 
@@ -80,10 +90,32 @@ interface Component {
   logWeight: number;
 }
 
+/** Per-component quantities at X that the cost, its derivatives and the diagnostics share. */
+interface ComponentState {
+  /** e = W(π(X) − μ). */
+  residual: Float64Array;
+  radius: number;
+  weight: number;
+  /** h_δ(r) − logWeight. */
+  energy: number;
+  /** ∇_X h = w·(WJ)ᵀe. */
+  gradient: Float64Array;
+  /** (WJ), 2 × 3. */
+  whitenedJacobian: Float64Array;
+}
+
+/**
+ * One camera's observation and the buffers its evaluation reuses: the solver evaluates each view
+ * hundreds of times per point, and allocating per evaluation cost more than the arithmetic.
+ */
 interface View {
   index: number;
   camera: Camera;
   components: Component[];
+  states: ComponentState[];
+  gamma: Float64Array;
+  point: Float64Array;
+  jacobian: Float64Array;
 }
 
 function whiteningOf(covariance: Float64Array, k: number): { whitening: Float64Array; logDeterminant: number } {
@@ -92,6 +124,17 @@ function whiteningOf(covariance: Float64Array, k: number): { whitening: Float64A
   const root = Math.sqrt(k);
   const whitening = Float64Array.from([root / c[0], 0, (-root * c[2]) / (c[0] * c[3]), root / c[3]]);
   return { whitening, logDeterminant: 2 * Math.log(c[0] * c[3]) };
+}
+
+function emptyState(): ComponentState {
+  return {
+    residual: new Float64Array(2),
+    radius: 0,
+    weight: 1,
+    energy: 0,
+    gradient: new Float64Array(3),
+    whitenedJacobian: new Float64Array(6),
+  };
 }
 
 function checkViews(cameras: ReadonlyMap<string, Camera>, observations: readonly CameraObservation[], delta: number): View[] {
@@ -138,49 +181,73 @@ function checkViews(cameras: ReadonlyMap<string, Camera>, observations: readonly
       const { whitening, logDeterminant } = whiteningOf(checkCovariance(covariance, 2, `${at}.covariance`), k);
       return { mean: checkedMean, whitening, logWeight: Math.log(prior) + Math.log(k) - 0.5 * logDeterminant };
     });
-    return { index, camera, components };
+    return {
+      index,
+      camera,
+      components,
+      states: components.map(emptyState),
+      gamma: new Float64Array(components.length),
+      point: new Float64Array(2),
+      jacobian: new Float64Array(6),
+    };
   });
 }
 
-/** Per-component quantities at X that the cost, its derivatives and the diagnostics share. */
-interface ComponentState {
-  /** e = W(π(X) − μ). */
-  residual: Float64Array;
-  radius: number;
-  weight: number;
-  /** h_δ(r) − logWeight. */
-  energy: number;
-  /** ∇_X h = w·(WJ)ᵀe. */
-  gradient: Float64Array;
-  /** (WJ), 2 × 3. */
-  whitenedJacobian: Float64Array;
-}
-
-function componentState(component: Component, point: Float64Array, jacobian: Float64Array, delta: number): ComponentState {
+/** Fills `s` at the projection `point`; with `jacobian` null only the residual, radius, weight and energy. */
+function componentState(
+  s: ComponentState,
+  component: Component,
+  point: Float64Array,
+  jacobian: Float64Array | null,
+  delta: number,
+): void {
   const w = component.whitening;
   const dx = point[0] - component.mean[0];
   const dy = point[1] - component.mean[1];
-  const residual = Float64Array.from([w[0] * dx + w[1] * dy, w[2] * dx + w[3] * dy]);
-  const radius = Math.hypot(residual[0], residual[1]);
+  const e0 = w[0] * dx + w[1] * dy;
+  const e1 = w[2] * dx + w[3] * dy;
+  s.residual[0] = e0;
+  s.residual[1] = e1;
+  const radius = Math.hypot(e0, e1);
   const weight = radius <= delta ? 1 : delta / radius;
-  const energy = (radius <= delta ? 0.5 * radius * radius : delta * (radius - 0.5 * delta)) - component.logWeight;
-  const whitenedJacobian = new Float64Array(6);
-  for (let i = 0; i < 2; i++)
-    for (let j = 0; j < 3; j++) whitenedJacobian[i * 3 + j] = w[i * 2] * jacobian[j] + w[i * 2 + 1] * jacobian[3 + j];
-  const gradient = new Float64Array(3);
-  for (let j = 0; j < 3; j++) gradient[j] = weight * (whitenedJacobian[j] * residual[0] + whitenedJacobian[3 + j] * residual[1]);
-  return { residual, radius, weight, energy, gradient, whitenedJacobian };
+  s.radius = radius;
+  s.weight = weight;
+  s.energy = (radius <= delta ? 0.5 * radius * radius : delta * (radius - 0.5 * delta)) - component.logWeight;
+  if (jacobian === null) return;
+  const b = s.whitenedJacobian;
+  for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) b[i * 3 + j] = w[i * 2] * jacobian[j] + w[i * 2 + 1] * jacobian[3 + j];
+  for (let j = 0; j < 3; j++) s.gradient[j] = weight * (b[j] * e0 + b[3 + j] * e1);
 }
 
-/** Responsibilities softmax(−energy) and the camera's cost −log Σ exp(−energy). */
-function responsibilities(states: readonly ComponentState[]): { gamma: Float64Array; cost: number } {
+/** Fills each component's state at X from one projection; with `withJacobian` false, the energies only. */
+function viewStates(view: View, X: ArrayLike<number>, delta: number, withJacobian: boolean): void {
+  const jacobian = withJacobian ? view.jacobian : null;
+  view.camera.projectInto(X, view.point, jacobian);
+  const { components, states } = view;
+  for (let k = 0; k < components.length; k++) componentState(states[k], components[k], view.point, jacobian, delta);
+}
+
+/** Responsibilities softmax(−energy) into `gamma`; returns the camera's cost −log Σ exp(−energy). */
+function responsibilities(states: readonly ComponentState[], gamma: Float64Array): number {
   let best = Infinity;
   for (const s of states) best = Math.min(best, s.energy);
-  const gamma = Float64Array.from(states, (s) => Math.exp(best - s.energy));
   let sum = 0;
-  for (const g of gamma) sum += g;
-  for (let k = 0; k < gamma.length; k++) gamma[k] /= sum;
-  return { gamma, cost: best - Math.log(sum) };
+  for (let k = 0; k < states.length; k++) {
+    gamma[k] = Math.exp(best - states[k].energy);
+    sum += gamma[k];
+  }
+  for (let k = 0; k < states.length; k++) gamma[k] /= sum;
+  return best - Math.log(sum);
+}
+
+/** The camera's cost at the states last filled: its single term, or the mixture's (filling `gamma`). */
+function viewCost(view: View): number {
+  const { states } = view;
+  if (states.length === 1) {
+    view.gamma[0] = 1;
+    return states[0].energy + view.components[0].logWeight;
+  }
+  return responsibilities(states, view.gamma);
 }
 
 /**
@@ -191,52 +258,54 @@ function addGaussNewton(out: Float64Array, s: ComponentState, delta: number, sca
   const b = s.whitenedJacobian;
   const beyond = s.radius > delta;
   const curvature = beyond ? delta / (s.radius * s.radius * s.radius) : 0;
-  const bte = [0, 1, 2].map((j) => b[j] * s.residual[0] + b[3 + j] * s.residual[1]);
+  const e0 = s.residual[0];
+  const e1 = s.residual[1];
+  const bte0 = b[0] * e0 + b[3] * e1;
+  const bte1 = b[1] * e0 + b[4] * e1;
+  const bte2 = b[2] * e0 + b[5] * e1;
   for (let i = 0; i < 3; i++) {
+    const btei = i === 0 ? bte0 : i === 1 ? bte1 : bte2;
     for (let j = 0; j < 3; j++) {
-      out[i * 3 + j] += scale * (s.weight * (b[i] * b[j] + b[3 + i] * b[3 + j]) - curvature * bte[i] * bte[j]);
+      const btej = j === 0 ? bte0 : j === 1 ? bte1 : bte2;
+      out[i * 3 + j] += scale * (s.weight * (b[i] * b[j] + b[3 + i] * b[3 + j]) - curvature * btei * btej);
     }
   }
 }
 
-interface Evaluation {
-  cost: number;
-  gradient: Float64Array;
-  /** Hessian-sum-mixture Gauss–Newton matrix (positive semi-definite). */
-  hessian: Float64Array;
-}
-
-function evaluate(views: readonly View[], X: Float64Array, delta: number): Evaluation {
+/**
+ * The cost at X, and into `gradient` and `hessian` (overwritten) its gradient and the
+ * Hessian-sum-mixture Gauss–Newton matrix (positive semi-definite).
+ */
+function evaluate(
+  views: readonly View[],
+  X: ArrayLike<number>,
+  delta: number,
+  gradient: Float64Array,
+  hessian: Float64Array,
+): number {
   let cost = 0;
-  const gradient = new Float64Array(3);
-  const hessian = new Float64Array(9);
+  gradient.fill(0);
+  hessian.fill(0);
   for (const view of views) {
-    const { point, jacobian } = view.camera.projectWithJacobian(X);
-    const states = view.components.map((c) => componentState(c, point, jacobian, delta));
-    if (states.length === 1) {
-      cost += states[0].energy + view.components[0].logWeight;
-      for (let j = 0; j < 3; j++) gradient[j] += states[0].gradient[j];
-      addGaussNewton(hessian, states[0], delta, 1);
-      continue;
-    }
-    const { gamma, cost: viewCost } = responsibilities(states);
-    cost += viewCost;
-    states.forEach((s, k) => {
+    viewStates(view, X, delta, true);
+    cost += viewCost(view);
+    const { states, gamma } = view;
+    for (let k = 0; k < states.length; k++) {
+      const s = states[k];
       for (let j = 0; j < 3; j++) gradient[j] += gamma[k] * s.gradient[j];
       // Seed 003 §3: weighting each component's PSD matrix by its responsibility and dropping the
       // mixture's negative-definite spread term keeps the Gauss–Newton matrix PSD.
       addGaussNewton(hessian, s, delta, gamma[k]);
-    });
+    }
   }
-  return { cost, gradient, hessian };
+  return cost;
 }
 
-function totalCost(views: readonly View[], X: Float64Array, delta: number): number {
+function totalCost(views: readonly View[], X: ArrayLike<number>, delta: number): number {
   let cost = 0;
   for (const view of views) {
-    const point = view.camera.project(X);
-    const states = view.components.map((c) => componentState(c, point, new Float64Array(6), delta));
-    cost += states.length === 1 ? states[0].energy + view.components[0].logWeight : responsibilities(states).cost;
+    viewStates(view, X, delta, false);
+    cost += viewCost(view);
   }
   return cost;
 }
@@ -255,13 +324,77 @@ interface Solution {
   converged: boolean;
 }
 
+/** A local minimum already found, with the Gauss–Newton matrix there: the metric of its basin. */
+interface Basin {
+  point: Float64Array;
+  cost: number;
+  hessian: Float64Array;
+}
+
+/**
+ * A run may stop in the bowl of a minimum found before when (1) its iterate lies within BASIN_RADIUS of
+ * it in that minimum's Gauss–Newton metric (about that many of the Laplace approximation's standard
+ * deviations), (2) its cost lies between the minimum's and BASIN_RADIUS²/2 above it, and (3) the
+ * undamped Gauss–Newton step from the iterate lands within BASIN_CONTRACTION of that distance from the
+ * minimum. (3) is the test that matters: a quadratically convergent step that contracts tenfold toward
+ * the known minimum is in its Newton–Kantorovich region, where nothing else attracts the run; near a
+ * second minimum, even 0.7 mm away with a lower cost, the step heads there instead and fails it. The
+ * cost window (2) alone is not enough: that second minimum sat inside it. docs/fusion-math.md (Cost)
+ * records the comparison with unpruned runs.
+ */
+const BASIN_RADIUS = 2;
+const BASIN_CONTRACTION = 0.1;
+
+function basinDistance(basin: Basin, X: ArrayLike<number>): number {
+  const h = basin.hessian;
+  const d0 = X[0] - basin.point[0];
+  const d1 = X[1] - basin.point[1];
+  const d2 = X[2] - basin.point[2];
+  const squared = h[0] * d0 * d0 + h[4] * d1 * d1 + h[8] * d2 * d2 + 2 * (h[1] * d0 * d1 + h[2] * d0 * d2 + h[5] * d1 * d2);
+  return Math.sqrt(Math.max(0, squared));
+}
+
+/** The basin the iterate X (with its cost, gradient and Gauss–Newton matrix) has entered, if any. */
+function basinOf(basins: readonly Basin[], X: Float64Array, cost: number, scratch: SolverScratch): Basin | null {
+  for (const basin of basins) {
+    if (!(cost >= basin.cost && cost <= basin.cost + 0.5 * BASIN_RADIUS * BASIN_RADIUS)) continue;
+    const distance = basinDistance(basin, X);
+    if (!(distance <= BASIN_RADIUS)) continue;
+    if (!tryCholeskyInto(scratch.hessian, 3, 1e-14, scratch.factor)) continue;
+    choleskySolveInto(scratch.factor, 3, scratch.gradient, scratch.step);
+    for (let i = 0; i < 3; i++) scratch.candidate[i] = X[i] - scratch.step[i];
+    if (basinDistance(basin, scratch.candidate) <= BASIN_CONTRACTION * distance) return basin;
+  }
+  return null;
+}
+
+/** The buffers one minimization reuses across its iterations. */
+class SolverScratch {
+  readonly gradient = new Float64Array(3);
+  readonly hessian = new Float64Array(9);
+  readonly nextGradient = new Float64Array(3);
+  readonly nextHessian = new Float64Array(9);
+  readonly system = new Float64Array(9);
+  readonly factor = new Float64Array(9);
+  readonly step = new Float64Array(3);
+  readonly candidate = new Float64Array(3);
+}
+
 /**
  * Robust Gauss–Newton with the second-order term, damped Levenberg–Marquardt style: a step is taken only
  * when it lowers the exact cost, so the cost never increases.
  */
-function minimize(views: readonly View[], start: Float64Array, delta: number): Solution {
-  let X = Float64Array.from(start);
-  let current = evaluate(views, X, delta);
+function minimize(
+  views: readonly View[],
+  start: Float64Array,
+  delta: number,
+  scratch: SolverScratch,
+  tolerance: number,
+  basins: readonly Basin[] = [],
+): Solution {
+  const X = Float64Array.from(start);
+  const { gradient, hessian, system, factor, step, candidate } = scratch;
+  let cost = evaluate(views, X, delta, gradient, hessian);
   let damping = 0;
   let iterations = 0;
   let converged = false;
@@ -270,21 +403,20 @@ function minimize(views: readonly View[], start: Float64Array, delta: number): S
     let accepted = false;
     let stepLength = 0;
     for (let attempt = 0; attempt < 40; attempt++) {
-      const system = Float64Array.from(current.hessian);
+      system.set(hessian);
       let trace = 0;
       for (let i = 0; i < 3; i++) trace += system[i * 4];
       for (let i = 0; i < 3; i++) system[i * 4] += damping * Math.max(system[i * 4], 1e-12 * trace);
-      const l = tryCholesky(system, 3, 1e-14);
-      if (l === null) {
+      if (!tryCholeskyInto(system, 3, 1e-14, factor)) {
         damping = damping === 0 ? 1e-6 : damping * 10;
         continue;
       }
-      const step = solveCholesky(l, current.gradient);
-      const candidate = Float64Array.from(X, (v, i) => v - step[i]);
+      choleskySolveInto(factor, 3, gradient, step);
+      for (let i = 0; i < 3; i++) candidate[i] = X[i] - step[i];
       stepLength = Math.hypot(step[0], step[1], step[2]);
-      const cost = totalCost(views, candidate, delta);
-      if (cost <= current.cost) {
-        X = candidate;
+      const candidateCost = totalCost(views, candidate, delta);
+      if (candidateCost <= cost) {
+        X.set(candidate);
         accepted = true;
         damping = damping / 10 < 1e-9 ? 0 : damping / 10;
         break;
@@ -297,90 +429,128 @@ function minimize(views: readonly View[], start: Float64Array, delta: number): S
       break;
     }
     iterations++;
-    current = evaluate(views, X, delta);
-    if (stepLength < 1e-13 * scale) {
+    cost = evaluate(views, X, delta, gradient, hessian);
+    if (stepLength < tolerance * scale) {
       converged = true;
       break;
     }
+    const basin = basinOf(basins, X, cost, scratch);
+    if (basin !== null) return { point: basin.point, cost: basin.cost, iterations, converged: true };
   }
-  // Near the optimum cost differences drown in rounding and LM stops; Newton steps that keep the cost
-  // within rounding and shrink the gradient take the point the rest of the way, which is what makes
-  // finite differences of the mode (and the sensitivity check against them) meaningful.
-  for (let polish = 0; polish < 3; polish++) {
-    const l = tryCholesky(current.hessian, 3, 1e-14);
-    if (l === null) break;
-    const step = solveCholesky(l, current.gradient);
-    const candidate = Float64Array.from(X, (v, i) => v - step[i]);
-    const next = evaluate(views, candidate, delta);
-    const gradientNorm = Math.hypot(current.gradient[0], current.gradient[1], current.gradient[2]);
-    const nextNorm = Math.hypot(next.gradient[0], next.gradient[1], next.gradient[2]);
-    if (!(next.cost <= current.cost + 1e-13 * Math.abs(current.cost) && nextNorm < gradientNorm)) break;
-    X = candidate;
-    current = next;
-  }
-  return { point: X, cost: current.cost, iterations, converged };
+  return { point: X, cost, iterations, converged };
 }
 
-function solveCholesky(l: Float64Array, b: ArrayLike<number>): Float64Array {
-  const y = new Float64Array(3);
-  for (let i = 0; i < 3; i++) {
-    let sum = b[i];
-    for (let k = 0; k < i; k++) sum -= l[i * 3 + k] * y[k];
-    y[i] = sum / l[i * 3 + i];
+/**
+ * Near the optimum cost differences drown in rounding and LM stops; Newton steps that keep the cost
+ * within rounding and shrink the gradient take the point the rest of the way, which is what makes
+ * finite differences of the mode (and the sensitivity check against them) meaningful. Only the best
+ * solution needs it: polishing moves a point by less than the LM's own stopping step.
+ */
+function polish(views: readonly View[], solution: Solution, delta: number, scratch: SolverScratch): Solution {
+  const { gradient, hessian, nextGradient, nextHessian, factor, step, candidate } = scratch;
+  const X = Float64Array.from(solution.point);
+  let cost = evaluate(views, X, delta, gradient, hessian);
+  for (let round = 0; round < 3; round++) {
+    if (!tryCholeskyInto(hessian, 3, 1e-14, factor)) break;
+    choleskySolveInto(factor, 3, gradient, step);
+    for (let i = 0; i < 3; i++) candidate[i] = X[i] - step[i];
+    const nextCost = evaluate(views, candidate, delta, nextGradient, nextHessian);
+    const gradientNorm = Math.hypot(gradient[0], gradient[1], gradient[2]);
+    const nextNorm = Math.hypot(nextGradient[0], nextGradient[1], nextGradient[2]);
+    if (!(nextCost <= cost + 1e-13 * Math.abs(cost) && nextNorm < gradientNorm)) break;
+    X.set(candidate);
+    cost = nextCost;
+    gradient.set(nextGradient);
+    hessian.set(nextHessian);
   }
-  for (let i = 2; i >= 0; i--) {
-    let sum = y[i];
-    for (let k = i + 1; k < 3; k++) sum -= l[k * 3 + i] * y[k];
-    y[i] = sum / l[i * 3 + i];
-  }
-  return y;
+  return { ...solution, point: X, cost };
 }
 
-interface DltInput {
-  camera: Camera;
-  mean: ArrayLike<number>;
-  whitening: Float64Array | null;
+/**
+ * Hartley's normalization of the DLT: world coordinates about the camera centres' centroid, in units of
+ * their spread, so that the normal matrix is well scaled whatever the units of the rig.
+ */
+interface DltFrame {
+  origin: Float64Array;
+  spread: number;
 }
 
-function dlt(inputs: readonly DltInput[]): Float64Array {
-  // Hartley's normalization: world coordinates about the camera centres' centroid, in units of their spread.
+function dltFrame(cameras: readonly Camera[]): DltFrame {
   const origin = new Float64Array(3);
-  for (const { camera } of inputs) for (let i = 0; i < 3; i++) origin[i] += camera.center[i] / inputs.length;
+  for (const camera of cameras) for (let i = 0; i < 3; i++) origin[i] += camera.center[i] / cameras.length;
   let spread = 0;
-  for (const { camera } of inputs)
+  for (const camera of cameras)
     spread += Math.hypot(camera.center[0] - origin[0], camera.center[1] - origin[1], camera.center[2] - origin[2]);
-  spread = spread / inputs.length || 1;
+  return { origin, spread: spread / cameras.length || 1 };
+}
+
+/**
+ * One camera's share RᵀR (4 × 4) of the DLT's normal matrix for one observed distorted pixel, its two rows
+ * whitened by W unless `whitening` is null. Computed once per camera and component: every assignment of
+ * alternatives sums the same shares, and the depth reweighting only scales each share by 1/depth².
+ */
+function dltShare(camera: Camera, mean: ArrayLike<number>, whitening: Float64Array | null, frame: DltFrame): Float64Array {
+  const pixel = camera.undistort(mean);
+  const p = camera.linear;
+  const { origin, spread } = frame;
+  const rows = new Float64Array(8);
+  for (let r = 0; r < 2; r++) {
+    const row0 = pixel[r] * p[8] - p[r * 4];
+    const row1 = pixel[r] * p[9] - p[r * 4 + 1];
+    const row2 = pixel[r] * p[10] - p[r * 4 + 2];
+    const row3 = pixel[r] * p[11] - p[r * 4 + 3];
+    // Into normalized world coordinates: X = origin + spread·X̃.
+    rows[r * 4] = row0 * spread;
+    rows[r * 4 + 1] = row1 * spread;
+    rows[r * 4 + 2] = row2 * spread;
+    rows[r * 4 + 3] = row3 + row0 * origin[0] + row1 * origin[1] + row2 * origin[2];
+  }
+  const weighted = new Float64Array(8);
+  for (let i = 0; i < 2; i++) {
+    for (let j = 0; j < 4; j++) {
+      weighted[i * 4 + j] =
+        whitening === null ? rows[i * 4 + j] : whitening[i * 2] * rows[j] + whitening[i * 2 + 1] * rows[4 + j];
+    }
+  }
+  const share = new Float64Array(16);
+  for (let i = 0; i < 4; i++)
+    for (let j = 0; j < 4; j++) share[i * 4 + j] = weighted[i] * weighted[j] + weighted[4 + i] * weighted[4 + j];
+  return share;
+}
+
+/**
+ * The DLT point from one share per camera. With `reweight`, a second pass divides each camera's rows by
+ * its depth at the first solution, so that the algebraic residual becomes the pixel residual that the
+ * covariance whitens (Hartley & Sturm's iteration).
+ */
+function solveDlt(cameras: readonly Camera[], shares: readonly Float64Array[], frame: DltFrame, reweight: boolean): Float64Array {
+  const { origin, spread } = frame;
+  const normal = new Float64Array(16);
   let X: Float64Array | null = null;
-  // Twice: the second pass divides each camera's rows by its depth at the first solution, so that the
-  // algebraic residual becomes the pixel residual that the covariance whitens (Hartley & Sturm's iteration).
-  for (let pass = 0; pass < (inputs.some((x) => x.whitening !== null) ? 2 : 1); pass++) {
-    const normal = new Float64Array(16);
-    for (const { camera, mean, whitening } of inputs) {
-      const pixel = camera.undistort(mean);
-      const p = camera.linear;
-      const rows: number[][] = [0, 1].map((r) => {
-        const row = new Array<number>(4);
-        for (let j = 0; j < 4; j++) row[j] = pixel[r] * p[8 + j] - p[r * 4 + j];
-        // Into normalized world coordinates: X = origin + spread·X̃.
-        const constant = row[3] + row[0] * origin[0] + row[1] * origin[1] + row[2] * origin[2];
-        return [row[0] * spread, row[1] * spread, row[2] * spread, constant];
-      });
-      let depth = 1;
-      if (X !== null) depth = Math.abs(p[8] * X[0] + p[9] * X[1] + p[10] * X[2] + p[11]) || 1;
-      const weighted =
-        whitening === null
-          ? rows
-          : [0, 1].map((i) => rows[0].map((_, j) => (whitening[i * 2] * rows[0][j] + whitening[i * 2 + 1] * rows[1][j]) / depth));
-      for (const row of weighted) for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) normal[i * 4 + j] += row[i] * row[j];
+  for (let pass = 0; pass < (reweight ? 2 : 1); pass++) {
+    normal.fill(0);
+    for (let c = 0; c < cameras.length; c++) {
+      let factor = 1;
+      if (X !== null) {
+        const p = cameras[c].linear;
+        const depth = Math.abs(p[8] * X[0] + p[9] * X[1] + p[10] * X[2] + p[11]) || 1;
+        factor = 1 / (depth * depth);
+      }
+      const share = shares[c];
+      for (let i = 0; i < 16; i++) normal[i] += factor * share[i];
     }
     let norm = 0;
     for (let i = 0; i < 16; i++) norm = Math.max(norm, Math.abs(normal[i]));
     for (let i = 0; i < 16; i++) normal[i] /= norm;
-    const { vectors } = symmetricEigen(normal, 4);
-    const h = [vectors[3], vectors[7], vectors[11], vectors[15]];
+    const h = smallestEigenvector(normal);
     X = Float64Array.from([0, 1, 2], (i) => origin[i] + (spread * h[i]) / h[3]);
   }
   return X as Float64Array;
+}
+
+function smallestEigenvector(normal: Float64Array): Float64Array {
+  const { vectors } = symmetricEigen(normal, 4);
+  return Float64Array.of(vectors[3], vectors[7], vectors[11], vectors[15]);
 }
 
 /**
@@ -393,13 +563,11 @@ export function triangulateDlt(
   options: { weighted?: boolean } = {},
 ): Float64Array {
   const views = checkViews(cameras, observations, 1);
-  return dlt(
-    views.map((v) => ({
-      camera: v.camera,
-      mean: v.components[0].mean,
-      whitening: options.weighted === false ? null : v.components[0].whitening,
-    })),
-  );
+  const weighted = options.weighted !== false;
+  const rig = views.map((v) => v.camera);
+  const frame = dltFrame(rig);
+  const shares = views.map((v) => dltShare(v.camera, v.components[0].mean, weighted ? v.components[0].whitening : null, frame));
+  return solveDlt(rig, shares, frame, weighted);
 }
 
 function assignments(views: readonly View[]): number[][] {
@@ -436,7 +604,9 @@ function fullHessian(
   const crossTerms: Float64Array[] = [];
   const step = 1e-6 * meanCameraDistance(views, X);
   for (const view of views) {
-    const { point, jacobian } = view.camera.projectWithJacobian(X);
+    viewStates(view, X, delta, true);
+    const { states, gamma } = view;
+    viewCost(view);
     // ∂²π by central differences of the analytic Jacobian: O(step²) ≈ 1e-12 relative error, far below
     // the 1e-3 that dropping the term would cost (docs/spec.md §9).
     const second: Float64Array[] = [0, 1, 2].map((j) => {
@@ -448,8 +618,6 @@ function fullHessian(
       const jm = view.camera.projectWithJacobian(minus).jacobian;
       return Float64Array.from(jp, (v, i) => (v - jm[i]) / (2 * step));
     });
-    const states = view.components.map((c) => componentState(c, point, jacobian, delta));
-    const { gamma } = states.length === 1 ? { gamma: Float64Array.of(1) } : responsibilities(states);
     const meanGradient = new Float64Array(3);
     states.forEach((s, k) => {
       for (let j = 0; j < 3; j++) meanGradient[j] += gamma[k] * s.gradient[j];
@@ -512,8 +680,9 @@ function fullHessian(
 /** Each camera's factor with its projection linearized at X̂: residual W(π(X̂) + J(X − X̂) − μ). */
 function linearizedFactors(views: readonly View[], at: Float64Array, delta: number): PosteriorFactor[] {
   return views.map((view) => {
-    const { point, jacobian } = view.camera.projectWithJacobian(at);
-    const energies = view.components.map((c) => componentState(c, point, jacobian, delta).energy);
+    viewStates(view, at, delta, true);
+    const { point, jacobian } = view;
+    const energies = view.states.map((state) => state.energy);
     const lowest = Math.min(...energies);
     // A component e^{−80} below the best at X̂ cannot matter where the posterior has mass (its rays stop
     // where the cost has risen 30), and dropping it saves an exp and a log per quadrature node.
@@ -536,9 +705,10 @@ function linearizedFactors(views: readonly View[], at: Float64Array, delta: numb
 function diagnose(views: readonly View[], position: Float64Array, delta: number): CameraDiagnostics[] {
   const threshold = radialQuantile(2, delta, OUTLIER_LEVEL);
   return views.map((view) => {
-    const reprojection = view.camera.project(position);
-    const states = view.components.map((c) => componentState(c, reprojection, new Float64Array(6), delta));
-    const { gamma } = states.length === 1 ? { gamma: Float64Array.of(1) } : responsibilities(states);
+    viewStates(view, position, delta, false);
+    viewCost(view);
+    const { states, gamma } = view;
+    const reprojection = Float64Array.from(view.point);
     let component = 0;
     for (let k = 1; k < gamma.length; k++) if (gamma[k] > gamma[component]) component = k;
     const { radius } = states[component];
@@ -567,23 +737,41 @@ export function triangulatePoint(
   const { delta, level } = options;
   const views = checkViews(cameras, observations, delta);
 
+  const rig = views.map((v) => v.camera);
+  const frame = dltFrame(rig);
+  const shares = views.map((v) => v.components.map((c) => dltShare(v.camera, c.mean, c.whitening, frame)));
+  const scratch = new SolverScratch();
   let best: Solution | null = null;
   const starts: Float64Array[] = [];
+  const basins: Basin[] = [];
   for (const assignment of assignments(views)) {
-    const start = dlt(
-      views.map((v, c) => ({
-        camera: v.camera,
-        mean: v.components[assignment[c]].mean,
-        whitening: v.components[assignment[c]].whitening,
-      })),
+    const start = solveDlt(
+      rig,
+      shares.map((ofView, c) => ofView[assignment[c]]),
+      frame,
+      true,
     );
     if (!start.every(Number.isFinite)) continue;
     const scale = meanCameraDistance(views, start);
     // Different assignments often give the same start (a camera's alternative lying on its epipolar line).
     if (starts.some((s) => Math.hypot(s[0] - start[0], s[1] - start[1], s[2] - start[2]) < 1e-9 * scale)) continue;
     starts.push(start);
-    const solution = minimize(views, start, delta);
+    const solution = minimize(views, start, delta, scratch, SCREENING_TOLERANCE, basins);
+    console.log(
+      'start',
+      assignment.join(''),
+      solution.cost,
+      solution.iterations,
+      Array.from(solution.point, (v) => v.toFixed(3)).join(' '),
+    );
+    if (solution.converged && !basins.some((basin) => basin.point === solution.point)) {
+      basins.push({ point: solution.point, cost: solution.cost, hessian: Float64Array.from(scratch.hessian) });
+    }
     if (best === null || solution.cost < best.cost) best = solution;
+  }
+  if (best !== null) {
+    const refined = minimize(views, best.point, delta, scratch, MODE_TOLERANCE);
+    best = polish(views, { ...refined, iterations: best.iterations + refined.iterations }, delta, scratch);
   }
   if (best === null)
     throw new EvidenceError(
@@ -631,27 +819,36 @@ export function triangulatePoint(
       throw error;
     }
   };
-  // First frame: the Gauss–Newton information at the optimum, inflated by κ like a single observation's.
-  const information = evaluate(views, best.point, delta).hessian;
-  const frameCovariance = invertSpd(information, 3);
-  for (let i = 0; i < 9; i++) frameCovariance[i] *= kappa(2, delta);
-  const rough = integrate(best.point, best.point, cholesky(frameCovariance, 3), false);
+  // A first integration about the optimum, in the frame of its Gauss–Newton information inflated by κ
+  // like a single observation's, places the frame of the rest. The rule is accurate only when the frame
+  // whitens the posterior: starting in the Gauss–Newton frame instead doubled the median error against
+  // ACCURATE_QUADRATURE, and a coarser first rule moved some mixture posteriors by 0.2 σ.
+  const information = new Float64Array(9);
+  evaluate(views, best.point, delta, new Float64Array(3), information);
+  const roughCovariance = invertSpd(information, 3);
+  for (let i = 0; i < 9; i++) roughCovariance[i] *= kappa(2, delta);
+  const rough = integrate(best.point, best.point, cholesky(roughCovariance, 3), false);
   // With the frame held fixed the quadrature is a smooth map of the linearization point, so the fixed
   // point converges below its own rounding instead of jittering by the rule's error.
   const frameCenter = rough.mean;
   const frameScale = cholesky(rough.covariance, 3);
   let at: Float64Array = Float64Array.from(rough.mean);
-  let final = rough;
+  let final: PosteriorSummary | null = null;
   let move = Infinity;
+  let contraction = FIXED_POINT_CONTRACTION;
   for (let iteration = 0; iteration < MAX_FIXED_POINT_ITERATIONS; iteration++) {
-    // The iteration contracts by about σ/distance per step, so once a step is within 1000× of the
-    // tolerance the next one is the last, and only that one needs the region.
-    const last = move < 1000 * tolerance || iteration === MAX_FIXED_POINT_ITERATIONS - 1;
+    // Only the last integration needs the region: the one whose move is predicted below the tolerance,
+    // from the contraction measured on the previous two moves once there are two (with a margin of 2).
+    // A wrong prediction costs one more integration, never accuracy.
+    const last = contraction * move < tolerance || iteration === MAX_FIXED_POINT_ITERATIONS - 1;
     final = integrate(at, frameCenter, frameScale, last);
-    move = Math.hypot(final.mean[0] - at[0], final.mean[1] - at[1], final.mean[2] - at[2]);
+    const next = Math.hypot(final.mean[0] - at[0], final.mean[1] - at[1], final.mean[2] - at[2]);
+    if (Number.isFinite(move) && move > 0) contraction = (2 * next) / move;
+    move = next;
     at = final.mean;
     if (move < tolerance && last) break;
   }
+  if (final === null) throw new RangeError('unreachable: the fixed point runs at least once');
   const covariance = final.covariance;
   return {
     position: at,
