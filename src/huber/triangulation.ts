@@ -757,13 +757,6 @@ export function triangulatePoint(
     if (starts.some((s) => Math.hypot(s[0] - start[0], s[1] - start[1], s[2] - start[2]) < 1e-9 * scale)) continue;
     starts.push(start);
     const solution = minimize(views, start, delta, scratch, SCREENING_TOLERANCE, basins);
-    console.log(
-      'start',
-      assignment.join(''),
-      solution.cost,
-      solution.iterations,
-      Array.from(solution.point, (v) => v.toFixed(3)).join(' '),
-    );
     if (solution.converged && !basins.some((basin) => basin.point === solution.point)) {
       basins.push({ point: solution.point, cost: solution.cost, hessian: Float64Array.from(scratch.hessian) });
     }
