@@ -92,6 +92,44 @@ export function symmetricEigen(matrix: ArrayLike<number>, d: number): SymmetricE
 }
 
 /**
+ * The unit eigenvector of the smallest eigenvalue of a symmetric positive semi-definite matrix (sign
+ * arbitrary), by inverse iteration with a shift of 1e-13 of the trace: a DLT's normal matrix has its
+ * smallest eigenvalue far below the next, so two or three solves reach rounding where a Jacobi sweep
+ * computes all d vectors. Falls back to symmetricEigen when the gap is too small for that (the
+ * iterate still moves after 12 solves) or the shifted matrix does not factor.
+ */
+export function smallestEigenvector(matrix: ArrayLike<number>, d: number): Float64Array {
+  const shifted = new Float64Array(d * d);
+  let trace = 0;
+  for (let i = 0; i < d; i++) trace += Math.abs(matrix[i * d + i]);
+  for (let i = 0; i < d * d; i++) shifted[i] = matrix[i];
+  for (let i = 0; i < d; i++) shifted[i * d + i] += 1e-13 * trace;
+  const factor = new Float64Array(d * d);
+  const vector = new Float64Array(d).fill(1 / Math.sqrt(d));
+  const next = new Float64Array(d);
+  if (trace > 0 && Number.isFinite(trace) && tryCholeskyInto(shifted, d, 0, factor)) {
+    for (let iteration = 0; iteration < 12; iteration++) {
+      choleskySolveInto(factor, d, vector, next);
+      let norm = 0;
+      for (let i = 0; i < d; i++) norm += next[i] * next[i];
+      norm = Math.sqrt(norm);
+      if (!(norm > 0) || !Number.isFinite(norm)) break;
+      // The sign of an inverse iterate is stable once converged, so the change is measured directly.
+      let change = 0;
+      for (let i = 0; i < d; i++) {
+        const value = next[i] / norm;
+        change = Math.max(change, Math.abs(value - vector[i]));
+        vector[i] = value;
+      }
+      if (change <= 1e-15) return vector;
+    }
+  }
+  const { vectors } = symmetricEigen(matrix, d);
+  for (let i = 0; i < d; i++) vector[i] = vectors[i * d + d - 1];
+  return vector;
+}
+
+/**
  * Closed-form eigen-decomposition of [[a, b], [b, c]] as λ₁ ≥ λ₂ and the projector P₁ = v₁v₁ᵀ onto the
  * first eigenvector. Working with P₁ (f(B) = f(λ₂)·I + (f(λ₁) − f(λ₂))·P₁) avoids trigonometry and
  * stays exact when λ₁ = λ₂, where v₁ is arbitrary but P₁'s coefficient vanishes.

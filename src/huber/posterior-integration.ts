@@ -269,13 +269,16 @@ class RayIntegrand {
       // −log Σₖ exp(logWeightₖ − hₖ), shifted by the smallest term so that no exponential underflows.
       let best = Infinity;
       for (let c = first; c < end; c++) best = Math.min(best, costs[c] - logWeights[c]);
-      let sum = 0;
+      // The smallest term contributes exactly 1 to Σ exp, so only the others need an exponential; one
+      // e^{−40} ≈ 4e-18 below it is under half an ulp of that 1 and cannot change the sum.
+      let others = 0;
+      let leading = false;
       for (let c = first; c < end; c++) {
         const gap = costs[c] - logWeights[c] - best;
-        // e^{−40} ≈ 4e-18 is below half an ulp of the leading 1 in the sum, so the term cannot change it.
-        if (gap < NEGLIGIBLE_GAP) sum += Math.exp(-gap);
+        if (gap === 0 && !leading) leading = true;
+        else if (gap < NEGLIGIBLE_GAP) others += Math.exp(-gap);
       }
-      total += best - Math.log(sum);
+      total += others > 0 ? best - Math.log1p(others) : best;
     }
     return total;
   }

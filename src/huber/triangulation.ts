@@ -7,7 +7,7 @@
 import type { Camera } from './camera.js';
 import { checkCovariance, checkDelta, checkLevel, checkVector, isList } from './evidence-checks.js';
 import { EvidenceError } from './fusion-errors.js';
-import { cholesky, choleskySolveInto, invertSpd, symmetricEigen, tryCholeskyInto } from './linalg.js';
+import { cholesky, choleskySolveInto, invertSpd, smallestEigenvector, symmetricEigen, tryCholeskyInto } from './linalg.js';
 import {
   ImproperPosteriorError,
   integratePosterior,
@@ -542,15 +542,10 @@ function solveDlt(cameras: readonly Camera[], shares: readonly Float64Array[], f
     let norm = 0;
     for (let i = 0; i < 16; i++) norm = Math.max(norm, Math.abs(normal[i]));
     for (let i = 0; i < 16; i++) normal[i] /= norm;
-    const h = smallestEigenvector(normal);
+    const h = smallestEigenvector(normal, 4);
     X = Float64Array.from([0, 1, 2], (i) => origin[i] + (spread * h[i]) / h[3]);
   }
   return X as Float64Array;
-}
-
-function smallestEigenvector(normal: Float64Array): Float64Array {
-  const { vectors } = symmetricEigen(normal, 4);
-  return Float64Array.of(vectors[3], vectors[7], vectors[11], vectors[15]);
 }
 
 /**

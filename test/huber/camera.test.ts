@@ -112,6 +112,30 @@ describe('projection', () => {
     }
   });
 
+  test('projectInto writes what projectWithJacobian returns, and the point alone when given no Jacobian buffer', () => {
+    const rng = createRng(9);
+    for (let trial = 0; trial < 20; trial++) {
+      const camera = cameraFromIntrinsics('c', randomIntrinsics(rng));
+      const plain = cameraFromProjection(
+        'p',
+        [0, 1, 2].map(() => [0, 1, 2, 3].map(() => rng.normal())),
+      );
+      for (const cam of [camera, plain]) {
+        const X = [rng.range(-300, 300), rng.range(-300, 300), rng.range(-300, 300)];
+        const expected = cam.projectWithJacobian(X);
+        const point = new Float64Array(2).fill(Number.NaN);
+        const jacobian = new Float64Array(6).fill(Number.NaN);
+        cam.projectInto(X, point, jacobian);
+        // The same formulas in the same order: equal to the last bit, not just close.
+        assert.deepEqual(Array.from(point), Array.from(expected.point));
+        assert.deepEqual(Array.from(jacobian), Array.from(expected.jacobian));
+        point.fill(Number.NaN);
+        cam.projectInto(X, point, null);
+        assert.deepEqual(Array.from(point), Array.from(cam.project(X)));
+      }
+    }
+  });
+
   test('K·[R | t] as a projection matrix is the same camera without distortion, centre and depth included', () => {
     const rng = createRng(8);
     for (let trial = 0; trial < 10; trial++) {

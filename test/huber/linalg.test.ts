@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, expect, it } from 'vitest';
 
 import { cholesky, eigenSymmetric2x2, invertSpd, symmetricEigen } from '../../src/huber/index.js';
-import { multiply, transpose } from '../../src/huber/linalg.js';
+import {
+  choleskySolve,
+  choleskySolveInto,
+  multiply,
+  smallestEigenvector,
+  transpose,
+  tryCholesky,
+  tryCholeskyInto,
+} from '../../src/huber/linalg.js';
 import { createRng, type Rng } from '../helpers/prng.js';
 
 function randomSymmetric(rng: Rng, d: number, scale = 1): Float64Array {
@@ -140,5 +148,86 @@ describe('cholesky and invertSpd', () => {
       expect(multiply(spd, inverse, d)).toBeCloseToNested(identity, { abs: 1e-12 });
     }
     assert.throws(() => cholesky([1, 2, 2, 1], 2), /positive definite/);
+  });
+});
+
+describe('buffer-writing Cholesky (tryCholeskyInto, choleskySolveInto)', () => {
+  it('equal tryCholesky and choleskySolve to the last bit, and refuse what tryCholesky refuses', () => {
+    const rng = createRng(31);
+    for (let trial = 0; trial < 30; trial++) {
+      const d = 1 + (trial % 4);
+      const a = randomSymmetric(rng, d);
+      // AAᵀ is positive semi-definite; half the trials shift it down so that it is not.
+      const m = multiply(a, transpose(a, d), d);
+      for (let i = 0; i < d; i++) m[i * d + i] = m[i * d + i]! + (trial % 2 === 0 ? 0.1 : -2);
+      const expected = tryCholesky(m, d, 1e-14);
+      const out = new Float64Array(d * d).fill(Number.NaN);
+      const ok = tryCholeskyInto(m, d, 1e-14, out);
+      assert.equal(ok, expected !== null);
+      if (expected === null) continue;
+      assert.deepEqual(Array.from(out), Array.from(expected));
+      const b = Array.from({ length: d }, () => rng.normal());
+      const x = new Float64Array(d);
+      choleskySolveInto(out, d, b, x);
+      assert.deepEqual(Array.from(x), Array.from(choleskySolve(expected, d, b)));
+      // And it solves the system, checked by multiplying back.
+      for (let i = 0; i < d; i++) {
+        let sum = 0;
+        for (let j = 0; j < d; j++) sum += m[i * d + j]! * x[j]!;
+        expect(sum).toBeCloseToNested(b[i]!, { abs: 1e-9 * (1 + Math.abs(b[i]!)) });
+      }
+    }
+  });
+});
+
+describe('smallestEigenvector (inverse iteration)', () => {
+  const unitResidual = (m: Float64Array, v: Float64Array, d: number): number => {
+    // ‖Mv − (vᵀMv)v‖ relative to ‖M‖: zero exactly for an eigenvector.
+    const mv = new Float64Array(d);
+    let rayleigh = 0;
+    for (let i = 0; i < d; i++) {
+      let sum = 0;
+      for (let j = 0; j < d; j++) sum += m[i * d + j]! * v[j]!;
+      mv[i] = sum;
+      rayleigh += v[i]! * sum;
+    }
+    let residual = 0;
+    for (let i = 0; i < d; i++) residual += (mv[i]! - rayleigh * v[i]!) ** 2;
+    return Math.sqrt(residual);
+  };
+
+  it('is the eigenvector of the smallest eigenvalue, for well separated, close and repeated spectra', () => {
+    const rng = createRng(32);
+    const spectra = [
+      [1, 0.5, 0.2, 1e-9],
+      [1, 0.3, 0.05, 0],
+      [1, 0.9, 0.8, 0.79],
+      [1, 1, 0.5, 0.499999],
+      [2, 1, 0.5],
+      [3, 1e-12],
+    ];
+    for (const values of spectra) {
+      const d = values.length;
+      for (let trial = 0; trial < 5; trial++) {
+        const m = withSpectrum(rng, values);
+        const v = smallestEigenvector(m, d);
+        let norm = 0;
+        for (let i = 0; i < d; i++) norm += v[i]! ** 2;
+        expect(norm).toBeCloseToNested(1, { abs: 1e-12 });
+        assert.ok(unitResidual(m, v, d) < 1e-9, `residual ${unitResidual(m, v, d)} for spectrum ${values.join(', ')}`);
+        // The smallest: its Rayleigh quotient is the least eigenvalue (the reference: Jacobi).
+        const reference = symmetricEigen(m, d);
+        const smallest = reference.values[d - 1]!;
+        const gap = reference.values[d - 2]! - smallest;
+        let rayleigh = 0;
+        for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) rayleigh += v[i]! * m[i * d + j]! * v[j]!;
+        expect(rayleigh).toBeCloseToNested(smallest, { abs: 1e-12 });
+        if (gap > 1e-3) {
+          let dot = 0;
+          for (let i = 0; i < d; i++) dot += v[i]! * reference.vectors[i * d + d - 1]!;
+          expect(Math.abs(dot)).toBeCloseToNested(1, { abs: 1e-9 });
+        }
+      }
+    }
   });
 });
