@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
+import { ModelRunner } from '../src/inference/model-runner.js';
 import type { ExecutionProviderName } from '../src/inference/worker-protocol.js';
 
 export interface LimitOptions {
@@ -13,6 +14,8 @@ export interface LimitOptions {
 }
 
 export interface LimitPoint {
+  /** Sessions × intra-op threads each. */
+  layout: string;
   batch: number;
   runs: number;
   /** Mean wall time of one session.run at this batch size. */
@@ -22,6 +25,8 @@ export interface LimitPoint {
 
 export interface LimitSession {
   executionProvider: ExecutionProviderName;
+  /** How the model ran: sessions × intra-op threads each. */
+  layout: string;
   measure(batch: number, seconds: number): Promise<LimitPoint>;
   release(): Promise<void>;
 }
@@ -50,6 +55,7 @@ export async function openLimitSession(options: LimitOptions): Promise<LimitSess
     const itemSize = 3 * options.inputSize * options.inputSize;
     return {
       executionProvider: provider,
+      layout: `1×${options.intraOpThreads}`,
       async measure(batch, seconds) {
         // Random values, not zeros: some kernels shortcut on zeros and denormals.
         const data = Float32Array.from({ length: batch * itemSize }, (_, i) => Math.sin(i * 0.37) * 2);
@@ -65,10 +71,83 @@ export async function openLimitSession(options: LimitOptions): Promise<LimitSess
           elapsed = performance.now() - started;
         }
         const msPerRun = elapsed / runs;
-        return { batch, runs, msPerRun, imagesPerSecond: (batch * 1000) / msPerRun };
+        return { layout: `1×${options.intraOpThreads}`, batch, runs, msPerRun, imagesPerSecond: (batch * 1000) / msPerRun };
       },
       release: () => session.release(),
     };
   }
   throw new Error(`no execution provider could open ${options.modelPath}: ${reasons.join(' | ')}`);
+}
+
+/** Random values, not zeros: some kernels shortcut on zeros and denormals. */
+function benchInput(length: number): Float32Array {
+  return Float32Array.from({ length }, (_, i) => Math.sin(i * 0.37) * 2);
+}
+
+/**
+ * Keeps each of `runner`'s sessions busy with one batch at a time for `seconds` (at least one batch
+ * each): images per second over all sessions, and the process's CPU time per image.
+ */
+export async function saturate(runner: ModelRunner, input: Float32Array, batch: number, seconds: number) {
+  let images = 0;
+  let runs = 0;
+  const cpuAtStart = process.cpuUsage();
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: runner.concurrency }, async () => {
+      let buffer: Float32Array = input.slice();
+      do {
+        const result = await runner.run(buffer, batch);
+        buffer = result.input;
+        images += batch;
+        runs++;
+      } while (performance.now() < until);
+    }),
+  );
+  const elapsed = performance.now() - started;
+  const cpu = process.cpuUsage(cpuAtStart);
+  return {
+    imagesPerSecond: (images * 1000) / elapsed,
+    /** Wall time of one batch on one session. */
+    msPerRun: (elapsed * runner.concurrency) / runs,
+    runs,
+    // ONNX Runtime's threads, spin-waiting included, are nearly all of the process's CPU here.
+    cpuMsPerImage: (cpu.user + cpu.system) / 1000 / images,
+  };
+}
+
+/**
+ * The bare model as the service runs it with several sessions: `sessions` worker threads of one
+ * single session each (src/inference, the service's own worker pool), each kept busy with pre-built
+ * batches. Sessions run concurrently only on threads of their own, so this is the limit of that
+ * layout; the message hand-off per batch is microseconds against a batch's hundreds of milliseconds.
+ */
+export async function openParallelLimit(options: LimitOptions & { sessions: number; outputName: string }): Promise<LimitSession> {
+  const runner = await ModelRunner.open({
+    worker: {
+      modelPath: options.modelPath,
+      executionProviders: options.executionProviders,
+      intraOpThreads: options.intraOpThreads,
+      interOpThreads: options.interOpThreads,
+      graphOptimization: options.graphOptimization,
+      nice: 0,
+    },
+    workers: options.sessions,
+    inputName: options.inputName,
+    outputName: options.outputName,
+    inputSize: options.inputSize,
+  });
+  const itemSize = 3 * options.inputSize * options.inputSize;
+  return {
+    executionProvider: runner.description.executionProvider,
+    layout: `${options.sessions}×${options.intraOpThreads}`,
+    async measure(batch, seconds) {
+      const input = benchInput(batch * itemSize);
+      await saturate(runner, input, batch, 0);
+      const { imagesPerSecond, msPerRun, runs } = await saturate(runner, input, batch, seconds);
+      return { layout: `${options.sessions}×${options.intraOpThreads}`, batch, runs, msPerRun, imagesPerSecond };
+    },
+    release: () => runner.close(),
+  };
 }

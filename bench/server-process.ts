@@ -1,7 +1,9 @@
 // The service under load, in its own process so that its event-loop delay and memory are its own:
 // the load generator and the limit measurement run in the parent. Configured by the environment,
 // exactly like `npm start`; driven by the parent over IPC.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { ensureDefaultModel } from '../tools/model-builder/default-model.js';
@@ -16,8 +18,45 @@ export type ChildMessage =
       loopDelayMaxMs: number;
       peakRssBytes: number;
       lifetimeMaxRssBytes: number;
+      /** CPU seconds the phase cost, by thread: the event loop, libvips's pool, and all the rest (inference, GC, libuv). */
+      cpuSeconds: { eventLoop: number; eventLoopSystem: number; libvips: number; other: number };
+      /** Fraction of the phase the event loop was busy (performance.eventLoopUtilization). */
+      eventLoopUtilization: number;
     }
   | { type: 'failed'; error: string };
+
+const clockTicksPerSecond = 100;
+
+/**
+ * CPU seconds by thread group from /proc (Linux; elsewhere all zero). Threads that ended during the
+ * phase are missing from the end reading, so a group can only be under-counted, never over.
+ */
+function threadCpuSeconds(): { eventLoop: number; eventLoopSystem: number; libvips: number; other: number } {
+  const totals = { eventLoop: 0, eventLoopSystem: 0, libvips: 0, other: 0 };
+  let tasks: string[];
+  try {
+    tasks = readdirSync('/proc/self/task');
+  } catch {
+    return totals;
+  }
+  for (const task of tasks) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      // The name is in parentheses and may hold spaces; the counters follow it.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
+      const name = readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim();
+      if (Number(task) === process.pid) {
+        totals.eventLoop += seconds;
+        totals.eventLoopSystem += Number(fields[12]) / clockTicksPerSecond;
+      } else if (name.startsWith('libvips')) totals.libvips += seconds;
+      else totals.other += seconds;
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return totals;
+}
 
 function send(message: ChildMessage): void {
   process.send!(message);
@@ -47,13 +86,31 @@ async function main(): Promise<void> {
   }, 50);
   sampler.unref();
 
+  // BENCH_PROFILE_DIR: a CPU profile of the event loop for each load phase alone, without start-up.
+  const profileDirectory = process.env.BENCH_PROFILE_DIR;
+  const profiler = profileDirectory ? new Session() : null;
+  profiler?.connect();
+  let profiles = 0;
+  let cpuAtStart = threadCpuSeconds();
+  let utilizationAtStart = performance.eventLoopUtilization();
   process.on('message', async (message: ParentMessage) => {
     if (message.type === 'phase-start') {
+      if (profiler) {
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.start');
+      }
+      cpuAtStart = threadCpuSeconds();
+      utilizationAtStart = performance.eventLoopUtilization();
       loopDelay.reset();
       loopDelay.enable();
       peakRss = process.memoryUsage.rss();
     } else if (message.type === 'phase-end') {
       loopDelay.disable();
+      const cpu = threadCpuSeconds();
+      if (profiler) {
+        const { profile } = await profiler.post('Profiler.stop');
+        writeFileSync(`${profileDirectory}/phase-${process.pid}-${++profiles}.cpuprofile`, JSON.stringify(profile));
+      }
       peakRss = Math.max(peakRss, process.memoryUsage.rss());
       send({
         type: 'phase',
@@ -63,6 +120,13 @@ async function main(): Promise<void> {
         peakRssBytes: peakRss,
         // ru_maxrss is in KiB on Linux and covers start-up and model loading as well.
         lifetimeMaxRssBytes: process.resourceUsage().maxRSS * 1024,
+        cpuSeconds: {
+          eventLoop: cpu.eventLoop - cpuAtStart.eventLoop,
+          eventLoopSystem: cpu.eventLoopSystem - cpuAtStart.eventLoopSystem,
+          libvips: cpu.libvips - cpuAtStart.libvips,
+          other: cpu.other - cpuAtStart.other,
+        },
+        eventLoopUtilization: performance.eventLoopUtilization(utilizationAtStart).utilization,
       });
     } else if (message.type === 'exit') {
       clearInterval(sampler);

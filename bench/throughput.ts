@@ -2,25 +2,19 @@
 // Configuration comes from the environment exactly as for the service (EXECUTION_PROVIDERS,
 // WORKERS_PER_MODEL, INTRA_OP_THREADS, MAX_BATCH_SIZE, MAX_BATCH_WAIT_MS, ...), so the same command
 // measures a CUDA machine; BENCH_* variables only shape the run itself.
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
-import autocannon, { type Result } from 'autocannon';
-import { executionProviders, intraOpThreads, loadConfig, type Config } from '../src/config.js';
+import { executionProviders, intraOpThreads, loadConfig, workersPerModel, type Config } from '../src/config.js';
+import { cudaUnavailableReason } from '../src/inference/cuda-availability.js';
 import { DEFAULT_MODEL_NAME, defaultManifest, ensureDefaultModel } from '../tools/model-builder/default-model.js';
 import { planCrop, sampleCrop } from '../src/pipeline/crop-sampler.js';
 import { decodeImage } from '../src/pipeline/image-decoder.js';
-import { openLimitSession, type LimitPoint } from './limit.js';
-import type { ChildMessage, ParentMessage } from './server-process.js';
+import { openLimitSession, openParallelLimit, type LimitPoint, type LimitSession } from './limit.js';
+import { load, median, percentile, probeHealth, root, scrape, serviceEnv, ServiceProcess } from './service-load.js';
 import { syntheticPhoto } from './synthetic-photo.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
 
 const numberFrom = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const durationSeconds = numberFrom('BENCH_DURATION_S', 12);
@@ -69,127 +63,25 @@ interface LoadPoint {
   adjacentLimitImagesPerSecond: number;
   ratioToAdjacentLimit: number;
   loadAverage1m: number;
+  /**
+   * CPU time per request the service's model inferred in the phase, by thread: the event loop (HTTP,
+   * JSON, base64, crop sampling, post-processing; the bench's own 1 ms loop-delay timer included),
+   * libvips (JPEG decode) and everything else (inference above all).
+   */
+  cpuMsPerRequest: { eventLoop: number; eventLoopKernel: number; libvips: number; other: number };
 }
 
-/** The service's environment: the bench's own, the default model, quiet logs, an ephemeral port. */
-function serviceEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
+function perRequest(
+  cpuSeconds: { eventLoop: number; eventLoopSystem: number; libvips: number; other: number },
+  requests: number,
+): LoadPoint['cpuMsPerRequest'] {
+  const ms = (seconds: number) => (requests > 0 ? (1000 * seconds) / requests : NaN);
   return {
-    ...process.env,
-    MODEL_REPOSITORY: process.env.MODEL_REPOSITORY ?? path.join(root, 'models'),
-    MODELS: process.env.MODELS || DEFAULT_MODEL_NAME,
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    ...overrides,
+    eventLoop: ms(cpuSeconds.eventLoop),
+    eventLoopKernel: ms(cpuSeconds.eventLoopSystem),
+    libvips: ms(cpuSeconds.libvips),
+    other: ms(cpuSeconds.other),
   };
-}
-
-class ServiceProcess {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly url: string,
-  ) {}
-
-  static async start(env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
-    const child = fork(path.join(here, 'server-process.js'), [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const message = await new Promise<ChildMessage>((resolve, reject) => {
-      child.once('message', (first: ChildMessage) => resolve(first));
-      child.once('exit', (code) => reject(new Error(`service exited with code ${code} before it was ready`)));
-    });
-    if (message.type !== 'ready')
-      throw new Error(`service failed to start: ${message.type === 'failed' ? message.error : message.type}`);
-    return new ServiceProcess(child, message.url);
-  }
-
-  private ask(message: ParentMessage): Promise<Extract<ChildMessage, { type: 'phase' }>> {
-    return new Promise((resolve) => {
-      this.child.once('message', resolve);
-      this.child.send(message);
-    });
-  }
-
-  startPhase(): void {
-    this.child.send({ type: 'phase-start' } satisfies ParentMessage);
-  }
-
-  endPhase() {
-    return this.ask({ type: 'phase-end' });
-  }
-
-  async stop(): Promise<void> {
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.send({ type: 'exit' } satisfies ParentMessage);
-    await exited;
-  }
-}
-
-/** Sums and counts of the histograms the benchmark reads, from the Prometheus exposition. */
-async function scrape(url: string, model: string) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (metric: string, labels: string) => {
-    const line = text
-      .split('\n')
-      .find((entry) => entry.startsWith(`${metric}{`) && labels.split(',').every((label) => entry.includes(label)));
-    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-  };
-  const modelLabel = `model="${model}"`;
-  return {
-    batchSum: value('huber_inference_batch_size_sum', modelLabel),
-    batchCount: value('huber_inference_batch_size_count', modelLabel),
-    queueSum: value('huber_stage_duration_seconds_sum', `${modelLabel},stage="queue"`),
-    queueCount: value('huber_stage_duration_seconds_count', `${modelLabel},stage="queue"`),
-    inferenceSum: value('huber_stage_duration_seconds_sum', `${modelLabel},stage="inference"`),
-    inferenceCount: value('huber_stage_duration_seconds_count', `${modelLabel},stage="inference"`),
-  };
-}
-
-/**
- * Probes GET /healthz every 20 ms from its own thread, so autocannon's work on the bench's event loop
- * does not count as the service's latency. Returns a function that stops it and yields the latencies.
- */
-function probeHealth(baseUrl: string): () => Promise<number[]> {
-  const code = `
-    const { parentPort, workerData } = require('node:worker_threads');
-    const latencies = [];
-    let running = true;
-    parentPort.on('message', () => { running = false; });
-    (async () => {
-      while (running) {
-        const started = performance.now();
-        try { const response = await fetch(workerData.url); await response.arrayBuffer(); latencies.push(performance.now() - started); }
-        catch { latencies.push(Infinity); }
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      parentPort.postMessage(latencies);
-    })();`;
-  const worker = new Worker(code, { eval: true, workerData: { url: `${baseUrl}/healthz` } });
-  return () =>
-    new Promise((resolve) => {
-      worker.once('message', (latencies: number[]) => {
-        void worker.terminate();
-        resolve(latencies);
-      });
-      worker.postMessage('stop');
-    });
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-function load(url: string, body: string, connections: number, duration: number): Promise<Result> {
-  return autocannon({
-    url,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
-    connections,
-    duration,
-    // A CPU batch of 8 big crops takes seconds; a request queued behind several must not time out.
-    timeout: 120,
-  });
 }
 
 async function measureService(
@@ -248,12 +140,14 @@ async function measureService(
         adjacentLimitImagesPerSecond: adjacent,
         ratioToAdjacentLimit: cropsPerSecond / adjacent,
         loadAverage1m: os.loadavg()[0]!,
+        cpuMsPerRequest: perRequest(phase.cpuSeconds, (after.batchSum - before.batchSum) / cropsPerRequest),
       };
       points.push(point);
       console.log(
         `  ${label} c=${connections}: ${requestsPerSecond.toFixed(2)} req/s, ${cropsPerSecond.toFixed(2)} crops/s, ` +
           `p50 ${point.latencyP50Ms} ms, p99 ${point.latencyP99Ms} ms, batch ${point.averageBatchSize.toFixed(2)}, ` +
-          `ratio ${point.ratioToLimit.toFixed(2)} (adjacent ${point.ratioToAdjacentLimit.toFixed(2)}), loop p99 ${point.loopDelayP99Ms.toFixed(1)} ms, /healthz p99 ${point.healthzP99Ms.toFixed(1)} ms, rss ${(point.peakRssBytes / 2 ** 20).toFixed(0)} MiB` +
+          `ratio ${point.ratioToLimit.toFixed(2)} (adjacent ${point.ratioToAdjacentLimit.toFixed(2)}), loop p99 ${point.loopDelayP99Ms.toFixed(1)} ms, /healthz p99 ${point.healthzP99Ms.toFixed(1)} ms, rss ${(point.peakRssBytes / 2 ** 20).toFixed(0)} MiB, ` +
+          `CPU per request: loop ${point.cpuMsPerRequest.eventLoop.toFixed(1)} ms, libvips ${point.cpuMsPerRequest.libvips.toFixed(1)} ms, rest ${point.cpuMsPerRequest.other.toFixed(0)} ms` +
           (result.errors + result.non2xx > 0 ? `, ${result.errors} errors, ${result.non2xx} non-2xx` : ''),
       );
     }
@@ -266,11 +160,6 @@ async function measureService(
   } finally {
     await service.stop();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** What one request costs the event loop and libvips before inference: decode, then both TTA crops. */
@@ -299,7 +188,6 @@ async function main(): Promise<void> {
   const { modelPath } = await ensureDefaultModel(repository);
   const manifest = defaultManifest();
   const providers = executionProviders(config);
-  const threads = intraOpThreads(config);
   const { jpeg, face } = await syntheticPhoto();
   const tta = true;
   const cropsPerRequest = tta ? 2 : 1;
@@ -326,16 +214,31 @@ async function main(): Promise<void> {
     `decode ${decode.decodeMs.toFixed(1)} ms + crops ${decode.cropMs.toFixed(1)} ms per request (median, one at a time)`,
   );
 
-  // (1) The limit.
-  const limitSession = await openLimitSession({
-    modelPath,
-    inputName: manifest.input.name,
-    inputSize: manifest.input.size,
-    executionProviders: providers,
-    intraOpThreads: threads,
-    interOpThreads: config.INTER_OP_THREADS,
-    graphOptimization: config.GRAPH_OPTIMIZATION,
-  });
+  // (1) The limit, in every layout the machine could run the model: one session using all cores
+  // (the old default) and the service's own layout when that differs (one single-threaded session
+  // per core by default on a CPU). The best figure of the run is the denominator, so a layout whose
+  // own bare speed is lower never makes the service look better.
+  const usableProviders = providers.filter((provider) => provider !== 'cuda' || cudaUnavailableReason() === null);
+  const workers = workersPerModel(config, usableProviders);
+  const layouts = [{ sessions: 1, threads: intraOpThreads(config, 1) }];
+  if (workers > 1) layouts.push({ sessions: workers, threads: intraOpThreads(config, workers) });
+  const openLayout = (file: string, layout: { sessions: number; threads: number }): Promise<LimitSession> => {
+    const options = {
+      modelPath: file,
+      inputName: manifest.input.name,
+      inputSize: manifest.input.size,
+      executionProviders: providers,
+      intraOpThreads: layout.threads,
+      interOpThreads: config.INTER_OP_THREADS,
+      graphOptimization: config.GRAPH_OPTIMIZATION,
+    };
+    return layout.sessions === 1
+      ? openLimitSession(options)
+      : openParallelLimit({ ...options, sessions: layout.sessions, outputName: manifest.output.name });
+  };
+  const limitSessions: LimitSession[] = [];
+  for (const layout of layouts) limitSessions.push(await openLayout(modelPath, layout));
+  const limitSession = limitSessions[0]!;
   const variantManifestPath = path.join(repository, variantName, 'manifest.json');
   const variantManifest = existsSync(variantManifestPath)
     ? (JSON.parse(await readFile(variantManifestPath, 'utf8')) as { file: string; precision?: string; deviation?: unknown })
@@ -345,48 +248,47 @@ async function main(): Promise<void> {
       `variant ${variantName} not in ${repository}: skipped (make it with npm run models:variant -- --model ${DEFAULT_MODEL_NAME} --precision int8)`,
     );
   }
-  const variantSession = variantManifest
-    ? await openLimitSession({
-        modelPath: path.join(repository, variantName, variantManifest.file),
-        inputName: manifest.input.name,
-        inputSize: manifest.input.size,
-        executionProviders: providers,
-        intraOpThreads: threads,
-        interOpThreads: config.INTER_OP_THREADS,
-        graphOptimization: config.GRAPH_OPTIMIZATION,
-      })
-    : null;
+  const variantSessions: LimitSession[] = [];
+  if (variantManifest) {
+    for (const layout of layouts)
+      variantSessions.push(await openLayout(path.join(repository, variantName, variantManifest.file), layout));
+  }
   const limitPoints: LimitPoint[] = [];
   const variantLimitPoints: LimitPoint[] = [];
-  // Interleaved batch by batch, so a neighbour's load on a shared machine hits both models alike.
+  // Interleaved batch by batch and layout by layout, so a neighbour's load hits every figure alike.
   for (const batch of limitBatches) {
-    const point = await limitSession.measure(batch, limitSeconds);
-    limitPoints.push(point);
-    console.log(
-      `limit (${limitSession.executionProvider}, ${threads} threads) batch ${batch}: ${point.imagesPerSecond.toFixed(2)} img/s, ${point.msPerRun.toFixed(1)} ms/run`,
-    );
-    if (variantSession) {
-      const variantPoint = await variantSession.measure(batch, limitSeconds);
-      variantLimitPoints.push(variantPoint);
+    for (const [index, session] of limitSessions.entries()) {
+      const point = await session.measure(batch, limitSeconds);
+      limitPoints.push(point);
       console.log(
-        `limit ${variantManifest?.precision ?? 'variant'} (${variantSession.executionProvider}) batch ${batch}: ${variantPoint.imagesPerSecond.toFixed(2)} img/s, ${variantPoint.msPerRun.toFixed(1)} ms/run`,
+        `limit (${session.executionProvider}, ${point.layout} sessions × threads) batch ${batch}: ${point.imagesPerSecond.toFixed(2)} img/s, ${point.msPerRun.toFixed(1)} ms/run`,
       );
+      const variantSession = variantSessions[index];
+      if (variantSession) {
+        const variantPoint = await variantSession.measure(batch, limitSeconds);
+        variantLimitPoints.push(variantPoint);
+        console.log(
+          `limit ${variantManifest?.precision ?? 'variant'} (${variantSession.executionProvider}, ${variantPoint.layout}) batch ${batch}: ${variantPoint.imagesPerSecond.toFixed(2)} img/s, ${variantPoint.msPerRun.toFixed(1)} ms/run`,
+        );
+      }
     }
   }
   const variantBest = variantLimitPoints.length
     ? variantLimitPoints.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a))
     : null;
-  await variantSession?.release();
+  for (const session of variantSessions) await session.release();
   const best = () => limitPoints.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
+  const bestSession = () => limitSessions.find((session) => session.layout === best().layout)!;
   const limitImagesPerSecond = () => best().imagesPerSecond;
   // Other sessions on a shared machine slow whichever phase they overlap. Before each load phase the
-  // bare model runs again for a short while (the service idles meanwhile, so they never compete),
-  // and the ratio is also given against that adjacent figure; the targets use the run's best limit.
-  const adjacentLimit = async () => (await limitSession.measure(best().batch, Math.max(1, limitSeconds / 2))).imagesPerSecond;
+  // bare model runs again for a short while in its best layout (the service idles meanwhile, so they
+  // never compete), and the ratio is also given against that adjacent figure; the targets use the
+  // run's best limit.
+  const adjacentLimit = async () => (await bestSession().measure(best().batch, Math.max(1, limitSeconds / 2))).imagesPerSecond;
 
   // (2) The service, and (3) the naive baseline: the same service with batching off.
   console.log(
-    `service (MAX_BATCH_SIZE=${config.MAX_BATCH_SIZE}, MAX_BATCH_WAIT_MS=${config.MAX_BATCH_WAIT_MS}, WORKERS_PER_MODEL=${config.WORKERS_PER_MODEL}):`,
+    `service (MAX_BATCH_SIZE=${config.MAX_BATCH_SIZE}, MAX_BATCH_WAIT_MS=${config.MAX_BATCH_WAIT_MS}, ${workers} sessions × ${intraOpThreads(config, workers)} threads):`,
   );
   const service = await measureService('service', serviceEnv({}), body, cropsPerRequest, limitImagesPerSecond, adjacentLimit);
   const variantService = variantManifest
@@ -413,9 +315,9 @@ async function main(): Promise<void> {
     : { points: [], lifetimeMaxRssBytes: 0, executionProvider: 'not run', precision: 'fp32' };
 
   // The limit again after the load; the best figure of the run is kept, so the ratio is never flattered.
-  const recheck = await limitSession.measure(best().batch, limitSeconds);
-  await limitSession.release();
-  console.log(`limit recheck batch ${recheck.batch}: ${recheck.imagesPerSecond.toFixed(2)} img/s`);
+  const recheck = await bestSession().measure(best().batch, limitSeconds);
+  for (const session of limitSessions) await session.release();
+  console.log(`limit recheck ${recheck.layout} batch ${recheck.batch}: ${recheck.imagesPerSecond.toFixed(2)} img/s`);
   const allPoints = [...service.points, ...naive.points, ...(variantService?.points ?? [])];
   const adjacentBest = Math.max(...allPoints.map((point) => point.adjacentLimitImagesPerSecond));
   const limit = Math.max(best().imagesPerSecond, recheck.imagesPerSecond, adjacentBest);
@@ -424,8 +326,10 @@ async function main(): Promise<void> {
 
   const atC8 = service.points.find((point) => point.concurrency === 8) ?? service.points.at(-1)!;
   const single = service.points.find((point) => point.concurrency === 1) ?? service.points[0]!;
-  const batch2 = limitPoints.find((point) => point.batch === 2)!;
-  const singleBudgetMs = targets.singleLatencyFactor * (batch2.msPerRun + decode.totalMs);
+  // One request's crops in one batch on the one-session layout; without that batch size in
+  // BENCH_BATCHES the single-request target is left out.
+  const batch2 = limitPoints.find((point) => point.batch === cropsPerRequest && point.layout === limitSession.layout);
+  const singleBudgetMs = batch2 ? targets.singleLatencyFactor * (batch2.msPerRun + decode.totalMs) : NaN;
   const peakRss = Math.max(...service.points.map((point) => point.peakRssBytes), service.lifetimeMaxRssBytes);
   const checks = [
     {
@@ -457,15 +361,19 @@ async function main(): Promise<void> {
         ]
       : []),
     { target: 'peak RSS ≤ 1.5 GiB', value: peakRss, met: peakRss <= targets.peakRssBytes, by: targets.peakRssBytes - peakRss },
-    {
-      target: `single-request p50 ≤ ${targets.singleLatencyFactor} × (limit batch-2 ${batch2.msPerRun.toFixed(1)} ms + decode ${decode.totalMs.toFixed(1)} ms) = ${singleBudgetMs.toFixed(1)} ms`,
-      value: single.latencyP50Ms,
-      met: single.latencyP50Ms <= singleBudgetMs,
-      by: singleBudgetMs - single.latencyP50Ms,
-    },
+    ...(batch2
+      ? [
+          {
+            target: `single-request p50 ≤ ${targets.singleLatencyFactor} × (limit batch-2 ${batch2.msPerRun.toFixed(1)} ms + decode ${decode.totalMs.toFixed(1)} ms) = ${singleBudgetMs.toFixed(1)} ms`,
+            value: single.latencyP50Ms,
+            met: single.latencyP50Ms <= singleBudgetMs,
+            by: singleBudgetMs - single.latencyP50Ms,
+          },
+        ]
+      : []),
   ];
   console.log(
-    `summary: raw FP32 best ${limit.toFixed(2)} img/s` +
+    `summary: raw FP32 best ${limit.toFixed(2)} img/s (${best().layout} sessions × threads, batch ${best().batch})` +
       (variantBest
         ? `, raw ${variantName} best ${variantBest.imagesPerSecond.toFixed(2)} img/s (×${(variantBest.imagesPerSecond / limit).toFixed(2)})`
         : '') +
@@ -493,7 +401,9 @@ async function main(): Promise<void> {
     config: {
       EXECUTION_PROVIDERS: config.EXECUTION_PROVIDERS,
       WORKERS_PER_MODEL: config.WORKERS_PER_MODEL,
-      intraOpThreads: threads,
+      workers,
+      intraOpThreads: intraOpThreads(config, workers),
+      limitLayouts: layouts.map((layout) => `${layout.sessions}×${layout.threads}`),
       INTER_OP_THREADS: config.INTER_OP_THREADS,
       GRAPH_OPTIMIZATION: config.GRAPH_OPTIMIZATION,
       MAX_BATCH_SIZE: config.MAX_BATCH_SIZE,

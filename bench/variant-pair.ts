@@ -25,7 +25,7 @@ async function main(): Promise<void> {
       inputName: manifest.input.name,
       inputSize: manifest.input.size,
       executionProviders: executionProviders(config),
-      intraOpThreads: intraOpThreads(config),
+      intraOpThreads: intraOpThreads(config, 1),
       interOpThreads: config.INTER_OP_THREADS,
       graphOptimization: config.GRAPH_OPTIMIZATION,
     });

@@ -19,7 +19,12 @@ export const ConfigSchema = Type.Object({
   MODELS: Type.String({ default: '', description: 'Comma-separated model folders to load; empty loads every folder.' }),
   ENSURE_DEFAULT_MODEL: Type.Boolean({ default: true }),
   EXECUTION_PROVIDERS: Type.String({ ...ProviderList, default: 'cuda,cpu' }),
-  WORKERS_PER_MODEL: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  WORKERS_PER_MODEL: Type.Integer({
+    minimum: 0,
+    maximum: 64,
+    default: 0,
+    description: 'Sessions (worker threads) per model; 0 = one per core when models run on the CPU, one on a GPU.',
+  }),
   INTRA_OP_THREADS: Type.Integer({ minimum: 0, maximum: 256, default: 0 }),
   INTER_OP_THREADS: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
   GRAPH_OPTIMIZATION: Type.Union(
@@ -115,8 +120,19 @@ export function executionProviders(config: Config): Array<'cuda' | 'cpu'> {
   return config.EXECUTION_PROVIDERS.split(',') as Array<'cuda' | 'cpu'>;
 }
 
+/**
+ * Sessions per model. When unset, a CPU gets one single-threaded session per core: a session's
+ * intra-op threads meet at every operator, so whenever the event loop, an image decode or a
+ * neighbour takes a core from one of them the others wait, while separate sessions lose only the
+ * time taken (docs/throughput.md). A GPU gets one session, as more would each hold the weights there.
+ */
+export function workersPerModel(config: Config, usableProviders: readonly ('cuda' | 'cpu')[]): number {
+  if (config.WORKERS_PER_MODEL > 0) return config.WORKERS_PER_MODEL;
+  return usableProviders[0] === 'cpu' ? os.availableParallelism() : 1;
+}
+
 /** ONNX Runtime threads per session: when unset, the cores are split evenly among the sessions of one model. */
-export function intraOpThreads(config: Config): number {
+export function intraOpThreads(config: Config, workers: number): number {
   if (config.INTRA_OP_THREADS > 0) return config.INTRA_OP_THREADS;
-  return Math.max(1, Math.floor(os.availableParallelism() / config.WORKERS_PER_MODEL));
+  return Math.max(1, Math.floor(os.availableParallelism() / workers));
 }

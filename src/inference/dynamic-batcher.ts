@@ -1,7 +1,8 @@
 /**
  * Gathers crops from concurrent requests into batches: a batch leaves when it is full, when the
  * oldest crop has waited `maxWaitMs`, or at once when a runner frees up and crops are waiting
- * (those crops have already waited a whole batch time). Results are scattered back per submission.
+ * (those crops have already waited a whole batch time); fewer crops than a full batch, due while
+ * several runners idle, are split evenly among them. Results are scattered back per submission.
  */
 
 export interface BatchRunner {
@@ -161,7 +162,12 @@ export class DynamicBatcher {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const { itemSize, outputSize, maxBatchSize } = this.options;
+    const { itemSize, outputSize } = this.options;
+    // Fewer crops than a full batch, due while several runners idle, are shared among them: one
+    // request's two crops then run side by side on two single-threaded sessions, not one after the other.
+    const idle = this.runner.concurrency - this.running;
+    const maxBatchSize =
+      this.depth >= this.options.maxBatchSize ? this.options.maxBatchSize : Math.ceil(this.depth / Math.max(1, idle));
     const now = performance.now();
     const batch: QueuedItem[] = [];
     while (batch.length < maxBatchSize && this.queueHead < this.queue.length) {

@@ -55,6 +55,9 @@ async function openSession(): Promise<LoadedSession> {
         interOpNumThreads: settings.interOpThreads,
         graphOptimizationLevel: settings.graphOptimization,
         executionMode: 'sequential',
+        ...(settings.allowSpinning === undefined
+          ? {}
+          : { extra: { session: { intra_op: { allow_spinning: settings.allowSpinning ? '1' : '0' } } } }),
       });
       return { session, executionProvider: provider, fallbacks };
     } catch (error) {

@@ -41,6 +41,7 @@ export class ModelRunner implements BatchRunner {
     });
     try {
       const description = await pool.run<DescribeResult>({ kind: 'describe' });
+      await pool.whenStarted();
       return new ModelRunner(
         pool,
         options.workers,

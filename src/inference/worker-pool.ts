@@ -68,6 +68,7 @@ export class WorkerPool {
   /** Set when a worker died before it was ready; once no worker is left, every job fails with it. */
   private startupFailure: WorkerCrashedError | null = null;
   private idleWaiters: Array<() => void> = [];
+  private readyWaiters: Array<() => void> = [];
 
   constructor(private readonly options: WorkerPoolOptions) {
     if (!Number.isInteger(options.size) || options.size < 1)
@@ -78,6 +79,24 @@ export class WorkerPool {
   /** The live worker threads (replacements included, abandoned ones not). */
   get threads(): readonly Worker[] {
     return this.slots.map((slot) => slot.worker);
+  }
+
+  /**
+   * Resolves once every worker has finished its start-up work or died trying. A thread stopped
+   * during that work can be inside a native call (ONNX Runtime loading a model), which aborts the
+   * process like a stop during a run; so close() waits for this, and a model counts as loaded only
+   * once all its sessions are.
+   */
+  whenStarted(): Promise<void> {
+    if (this.slots.every((slot) => slot.ready)) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  private wakeReadyWaiters(): void {
+    if (!this.slots.every((slot) => slot.ready)) return;
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** Jobs running or waiting. */
@@ -140,6 +159,7 @@ export class WorkerPool {
     if ('ready' in reply) {
       slot.ready = true;
       this.pump();
+      this.wakeReadyWaiters();
       return;
     }
     if (this.abandoned.has(worker)) {
@@ -196,6 +216,7 @@ export class WorkerPool {
   }
 
   private afterChange(): void {
+    this.wakeReadyWaiters();
     this.pump();
     if (this.pending === 0) {
       const waiters = this.idleWaiters;
@@ -206,6 +227,7 @@ export class WorkerPool {
 
   /** Lets running and queued jobs finish, then stops every thread. */
   async close(): Promise<void> {
+    await this.whenStarted();
     if (this.pending > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     this.closing = true;
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));

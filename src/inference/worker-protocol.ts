@@ -10,6 +10,11 @@ export interface InferenceWorkerData {
   graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
   /** Linux nice value for this thread and the ONNX Runtime threads it starts; 0 leaves them alone. */
   nice: number;
+  /**
+   * Whether ONNX Runtime's intra-op threads busy-wait for work between ops (its default) instead of
+   * sleeping; unset keeps ONNX Runtime's default.
+   */
+  allowSpinning?: boolean;
 }
 
 export interface TensorMetadata {

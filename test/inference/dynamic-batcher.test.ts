@@ -188,6 +188,29 @@ describe('DynamicBatcher with a hand-made runner', () => {
     assert.deepEqual(batchesSeen, [2, 3, 3], 'each queued batch left before the previous answer resumed its request');
   });
 
+  test('crops due while several runners idle are split evenly among them; one busy runner takes a whole batch', async () => {
+    const runner = new GatedRunner(2);
+    const batcher = new DynamicBatcher(runner, { itemSize, outputSize, maxBatchSize: 8, maxWaitMs: 1 });
+    const pair = new Float32Array(2 * itemSize);
+    pair[0] = 1;
+    pair[itemSize] = 2;
+    const first = batcher.submit(pair, 2);
+    await until(() => runner.waiting === 2);
+    assert.deepEqual(runner.batches, [[1], [2]], "one request's two crops run side by side");
+    // With both runners busy, five crops pile up; the first runner to free takes them all.
+    const piled = [3, 4, 5, 6, 7].map((id) => batcher.submit(item(id), 1));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    runner.release();
+    await until(() => runner.batches.length === 3);
+    assert.deepEqual(runner.batches[2], [3, 4, 5, 6, 7]);
+    while (runner.waiting > 0) runner.release();
+    assert.deepEqual(await first, Float32Array.of(10, 20));
+    assert.deepEqual(
+      await Promise.all(piled),
+      [30, 40, 50, 60, 70].map((value) => Float32Array.of(value)),
+    );
+  });
+
   test('after a failed run the next batch is already running when the failed submissions are rejected', async () => {
     const runner = new GatedRunner(1);
     runner.failCall(0);
