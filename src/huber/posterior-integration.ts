@@ -303,7 +303,9 @@ class RayIntegrand {
     }
     let lo = rho / 2;
     let hi = rho;
-    for (let i = 0; i < 6; i++) {
+    // The end only has to lie past the crossing, where the density is e^{−tailCost} of the ray's peak:
+    // an eighth of the last doubling is as good as a sixty-fourth and saves three evaluations a ray.
+    for (let i = 0; i < 3; i++) {
       const mid = 0.5 * (lo + hi);
       if (this.cost(mid) - lowest >= tailCost) hi = mid;
       else lo = mid;
