@@ -38,11 +38,13 @@ export class ServiceProcess {
   ) {}
 
   static async start(env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
-    const compiled = path.join(here, 'server-process.js');
+    // BENCH_SERVER_DIR: the compiled bench folder of another checkout, to compare code versions.
+    const directory = env.BENCH_SERVER_DIR ?? here;
+    const compiled = path.join(directory, 'server-process.js');
     // Under tsx only the TypeScript source exists, and the child needs tsx's loader too.
     const [file, execArgv] = existsSync(compiled)
       ? [compiled, process.execArgv]
-      : [path.join(here, 'server-process.ts'), ['--import', 'tsx']];
+      : [path.join(directory, 'server-process.ts'), ['--import', 'tsx']];
     // BENCH_SERVICE_NODE_ARGS reaches the service alone (e.g. --cpu-prof, which NODE_OPTIONS refuses).
     const extra = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const child = fork(file, [], { env, execArgv: [...execArgv, ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

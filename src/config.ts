@@ -22,8 +22,9 @@ export const ConfigSchema = Type.Object({
   WORKERS_PER_MODEL: Type.Integer({
     minimum: 0,
     maximum: 64,
-    default: 0,
-    description: 'Sessions (worker threads) per model; 0 = one per core when models run on the CPU, one on a GPU.',
+    default: 1,
+    description:
+      'Sessions (worker threads) per model; 0 = one single-threaded session per core when models run on the CPU (faster on a busy CPU, about 1.6 GiB peak RSS for the default model on 2 cores), one on a GPU.',
   }),
   INTRA_OP_THREADS: Type.Integer({ minimum: 0, maximum: 256, default: 0 }),
   INTER_OP_THREADS: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
@@ -121,10 +122,11 @@ export function executionProviders(config: Config): Array<'cuda' | 'cpu'> {
 }
 
 /**
- * Sessions per model. When unset, a CPU gets one single-threaded session per core: a session's
- * intra-op threads meet at every operator, so whenever the event loop, an image decode or a
- * neighbour takes a core from one of them the others wait, while separate sessions lose only the
- * time taken (docs/throughput.md). A GPU gets one session, as more would each hold the weights there.
+ * Sessions per model. With 0, a CPU gets one single-threaded session per core: a session's intra-op
+ * threads meet at every operator, so whenever the event loop, an image decode or a neighbour takes
+ * a core from one of them the others wait, while separate sessions lose only the time taken. Each
+ * session holds its own weights and activations, which is why it is not the default
+ * (docs/throughput.md). A GPU gets one session, as more would each hold the weights there.
  */
 export function workersPerModel(config: Config, usableProviders: readonly ('cuda' | 'cpu')[]): number {
   if (config.WORKERS_PER_MODEL > 0) return config.WORKERS_PER_MODEL;

@@ -3,15 +3,16 @@ import os from 'node:os';
 import { test } from 'vitest';
 import { intraOpThreads, loadConfig, workersPerModel } from '../src/config.js';
 
-test('sessions per model: by default one per core on a CPU with one thread each, one on a GPU with every core', () => {
+test('sessions per model: one using every core by default; with 0, one single-threaded session per core on a CPU', () => {
   const cores = os.availableParallelism();
   const defaults = loadConfig({});
-  assert.equal(defaults.WORKERS_PER_MODEL, 0);
-  assert.equal(workersPerModel(defaults, ['cpu']), cores);
-  assert.equal(intraOpThreads(defaults, workersPerModel(defaults, ['cpu'])), 1);
-  // CUDA first: one session, since each would hold its own copy of the weights on the GPU.
-  assert.equal(workersPerModel(defaults, ['cuda', 'cpu']), 1);
+  assert.equal(workersPerModel(defaults, ['cpu']), 1);
   assert.equal(intraOpThreads(defaults, 1), cores);
+  const perCore = loadConfig({ WORKERS_PER_MODEL: '0' });
+  assert.equal(workersPerModel(perCore, ['cpu']), cores);
+  assert.equal(intraOpThreads(perCore, workersPerModel(perCore, ['cpu'])), 1);
+  // CUDA first: one session, since each would hold its own copy of the weights on the GPU.
+  assert.equal(workersPerModel(perCore, ['cuda', 'cpu']), 1);
 });
 
 test('explicit sessions and threads are kept as given', () => {

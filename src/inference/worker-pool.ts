@@ -69,11 +69,16 @@ export class WorkerPool {
   private startupFailure: WorkerCrashedError | null = null;
   private idleWaiters: Array<() => void> = [];
   private readyWaiters: Array<() => void> = [];
+  /** Workers still to start; the next starts when the last one started is ready. */
+  private unspawned: number;
 
   constructor(private readonly options: WorkerPoolOptions) {
     if (!Number.isInteger(options.size) || options.size < 1)
       throw new RangeError(`pool size must be a positive integer, got ${options.size}`);
-    for (let index = 0; index < options.size; index++) this.slots.push(this.spawn());
+    // One at a time: each worker loads its own copy of the model, and ONNX Runtime's transient
+    // memory while loading (parsing, optimizing and pre-packing the weights) need not add up.
+    this.unspawned = options.size - 1;
+    this.slots.push(this.spawn());
   }
 
   /** The live worker threads (replacements included, abandoned ones not). */
@@ -88,12 +93,16 @@ export class WorkerPool {
    * once all its sessions are.
    */
   whenStarted(): Promise<void> {
-    if (this.slots.every((slot) => slot.ready)) return Promise.resolve();
+    if (this.started) return Promise.resolve();
     return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
+  private get started(): boolean {
+    return this.unspawned === 0 && this.slots.every((slot) => slot.ready);
+  }
+
   private wakeReadyWaiters(): void {
-    if (!this.slots.every((slot) => slot.ready)) return;
+    if (!this.started) return;
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const wake of waiters) wake();
@@ -158,6 +167,10 @@ export class WorkerPool {
   private settle(slot: Slot, worker: Worker, reply: WorkerReply): void {
     if ('ready' in reply) {
       slot.ready = true;
+      if (this.unspawned > 0 && !this.closing) {
+        this.unspawned--;
+        this.slots.push(this.spawn());
+      }
       this.pump();
       this.wakeReadyWaiters();
       return;
@@ -200,6 +213,7 @@ export class WorkerPool {
       // Dying before it was ready is not bad luck but a broken set-up (a module or library that will
       // not load); respawning would loop forever, so the slot is dropped instead.
       this.slots.splice(this.slots.indexOf(slot), 1);
+      this.unspawned = 0;
       this.startupFailure = new WorkerCrashedError(`worker failed to start: ${detail}`);
       if (this.slots.length === 0) {
         for (const queued of this.queue.splice(0)) queued.reject(this.startupFailure);
@@ -227,6 +241,7 @@ export class WorkerPool {
 
   /** Lets running and queued jobs finish, then stops every thread. */
   async close(): Promise<void> {
+    this.unspawned = 0;
     await this.whenStarted();
     if (this.pending > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     this.closing = true;

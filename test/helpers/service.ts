@@ -33,8 +33,6 @@ export async function startService(
     LOG_LEVEL: 'silent',
     ENSURE_DEFAULT_MODEL: 'false',
     INTRA_OP_THREADS: '1',
-    // One session per model unless a test asks for more: queueing and fault tests count on it.
-    WORKERS_PER_MODEL: '1',
     ...options.env,
   });
   const app = await buildApp(config);
