@@ -100,3 +100,19 @@ test('workers that die before they are ready are not respawned: queued and later
     await pool.close();
   }
 });
+
+test('workers start one after another; whenStarted resolves once all are ready, and close waits for it', async () => {
+  const pool = new WorkerPool({ filename: scripted, workerData: null, argv: scriptedArgv, size: 3 });
+  try {
+    assert.equal(pool.threads.length, 1, 'the second starts only once the first is ready');
+    await pool.whenStarted();
+    assert.equal(pool.threads.length, 3);
+    assert.deepEqual(await Promise.all([1, 2, 3].map((value) => pool.run({ kind: 'echo', value, delayMs: 20 }))), [1, 2, 3]);
+  } finally {
+    await pool.close();
+  }
+  // Closed while the first worker is still starting: the rest never start, and nothing aborts.
+  const early = new WorkerPool({ filename: scripted, workerData: null, argv: scriptedArgv, size: 3 });
+  await early.close();
+  assert.equal(early.threads.length, 1);
+});
