@@ -283,7 +283,7 @@ export interface paths {
         put?: never;
         /**
          * Predict keypoints in every camera of a calibrated rig and triangulate them to 3-D with covariance
-         * @description multipart/form-data: one image file part per camera (the part’s name is the camera’s name), a `calibration` part (calibration.toml text or JSON `{cameras}`), `boxes` (JSON: camera → box), and the predict options as fields. Each image is predicted exactly as by predict; each keypoint is then triangulated from the cameras with its flip partner’s distribution as an alternative of prior `swapPrior`.
+         * @description multipart/form-data: one image file part per camera (the part’s name is the camera’s name), a `calibration` part (calibration.toml text or JSON `{cameras}`), `boxes` (JSON: camera → box), and the predict options as fields. Each image is predicted exactly as by predict; each keypoint is then triangulated from the cameras with its flip partner’s distribution as an alternative of prior `swapPrior`. The `x-request-deadline-ms` header (as for predict) covers the whole request: a deadline that passes before inference, or before every keypoint is triangulated, is answered 504 and the rest is not computed.
          */
         post: operations["predictMultiview"];
         delete?: never;
@@ -2653,7 +2653,10 @@ export interface operations {
     predictMultiview: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Milliseconds the client will wait; work still queued past it is dropped and answered 504. Capped at 30000. */
+                "x-request-deadline-ms"?: number;
+            };
             path: {
                 /**
                  * @description Model name: its folder in the model repository.
@@ -3026,7 +3029,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The deadline passed before inference */
+            /** @description The deadline (x-request-deadline-ms, or MAX_DEADLINE_MS) passed before inference or before every keypoint was triangulated */
             504: {
                 headers: {
                     [name: string]: unknown;
