@@ -1,9 +1,12 @@
-// npx tsx bench/service-pair.ts: two or more service configurations under the same load, in
-// alternating phases (A, B, A, B, ...), so that a neighbour's load on a shared machine hits each alike;
+// npm run build && node dist/bench/service-pair.js (tsx works too, but its loader inflates the
+// service's CPU figures): two or more service configurations under the same load, in alternating
+// phases (A, B, A, B, ...), so that a neighbour's load on a shared machine hits each alike;
 // per configuration it reports the median crops/s, the median ratio to the first configuration over
 // the rounds, /healthz p99 and the CPU each request cost by thread group (less sensitive to neighbours
 // than throughput). BENCH_CONFIGS="label:KEY=V,KEY=V;label:..." (each on top of the defaults),
-// BENCH_ROUNDS (4), BENCH_DURATION_S (10), BENCH_WARMUP_S (2), BENCH_CONNECTIONS (8).
+// BENCH_ROUNDS (4), BENCH_DURATION_S (10), BENCH_WARMUP_S (2), BENCH_CONNECTIONS (8). A configuration
+// with BENCH_SERVER_DIR=<checkout>/dist/bench runs that build's service; BENCH_PROFILE_DIR=<dir>
+// writes a CPU profile of the service's event loop per phase.
 import os from 'node:os';
 import { ensureDefaultModel } from '../tools/model-builder/default-model.js';
 import { load, median, percentile, probeHealth, scrape, serviceEnv, ServiceProcess } from './service-load.js';
