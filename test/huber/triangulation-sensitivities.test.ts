@@ -4,12 +4,12 @@
  * responsibility is large enough that the mixture's spread term (the responsibilities' own dependence on
  * X and on μ_c) changes the answer, and on rigs without alternatives.
  *
- * With alternatives the solver stops about 1e-8 to 1e-7 mm short of the exact optimum (its final Newton
- * polish uses the Hessian-sum-mixture matrix, which leaves out the spread term, so it converges only
- * linearly). A 1e-4 px difference quotient of that mode carries a 1e-3 relative error, and a step large
- * enough to drown it (0.02 px) has a truncation error near 1e-3 at δ = 0.5. So there the mode is finished
- * by a Newton solve of the mixture cost written here from the definition, the finished optimum is checked
- * to be triangulatePoint's mode, and it is the finished optimum that is differenced.
+ * The differences are of triangulatePoint's own mode, with or without alternatives: its final Newton
+ * polish uses the full Hessian (the mixture's spread term included), so it converges quadratically and
+ * the mode is the optimum to rounding (gradient ~1e-13). When the polish used the Hessian-sum-mixture
+ * matrix the mode stopped 1e-8 to 1e-7 mm short with alternatives, and the 1e-4 px quotient of it below
+ * was off by 4e-4 relative at δ = 0.5 (seed 11), failing the 1e-4 check. The mode is also checked
+ * against a Newton solve of the mixture cost written here from the definition (the "finished optimum").
  */
 import assert from 'node:assert/strict';
 import { describe, expect, test } from 'vitest';
@@ -27,10 +27,10 @@ const cameras = [...rig.values()];
 
 /** docs/spec.md §9 and issue 10: sensitivities within 1e-4 relative of finite differences, away from the kink. */
 const TOLERANCE = 1e-4;
-/** Step in pixels for differences of triangulatePoint's own mode (no alternatives: polished to rounding). */
+/** Step in pixels for differences of triangulatePoint's own mode (polished to rounding). */
 const MODE_STEP = 1e-4;
-/** Step in pixels for differences of the finished optimum, whose noise is ~1e-12 mm: truncation ~1e-6. */
-const OPTIMUM_STEP = 1e-3;
+/** Share of the camera distance between the mode and the finished optimum. */
+const OPTIMUM_AGREEMENT = 1e-9;
 /** No component's radius within this share of δ at the mode, where h_δ's second derivative jumps. */
 const KINK_MARGIN = 0.05;
 
@@ -199,18 +199,15 @@ function meanCameraDistance(X: ArrayLike<number>): number {
   return cameras.reduce((s, c) => s + Math.hypot(X[0]! - c.center[0]!, X[1]! - c.center[1]!, X[2]! - c.center[2]!), 0) / 4;
 }
 
-type Differencing = 'mode' | 'finished optimum';
-
-/** Central difference in camera `o`'s own mean, coordinate `j`, of the mode or of the finished optimum. */
-function finiteDifference(instance: Instance, base: ArrayLike<number>, o: number, j: number, of: Differencing): number[] {
+/** Central difference in camera `o`'s own mean, coordinate `j`, of triangulatePoint's mode. */
+function finiteDifference(instance: Instance, base: ArrayLike<number>, o: number, j: number): number[] {
   const { observations, delta } = instance;
-  const step = of === 'mode' ? MODE_STEP : OPTIMUM_STEP;
+  const step = MODE_STEP;
   const moved = (sign: number): ArrayLike<number> => {
     const shifted = observations.map((x, k) =>
       k === o ? { ...x, mean: Array.from(x.mean, (v, i) => (i === j ? v + sign * step : v)) } : x,
     );
-    const mode = modeOf(shifted, delta);
-    const point = of === 'mode' ? mode : finishedOptimum(shifted, mode, delta);
+    const point = modeOf(shifted, delta);
     // The stencil must not straddle the kink of h_δ, or the quotient measures the jump instead.
     assert.deepEqual(sides(shifted, point, delta), sides(observations, base, delta), `camera ${o}: the step crosses the kink`);
     return point;
@@ -253,21 +250,22 @@ function instancesFor(
   return found;
 }
 
-function checkAgainstFiniteDifferences(instance: Instance, of: Differencing): void {
+function checkAgainstFiniteDifferences(instance: Instance, checkOptimum: boolean): void {
   const { observations, delta } = instance;
   const result = triangulatePoint(rig, observations, { delta, level: 0.5, sensitivities: true });
   const sensitivities = result.sensitivities ?? assert.fail('sensitivities should be returned with a unique mode');
   const mode = result.mode ?? assert.fail('the mode should be unique');
   assert.equal(sensitivities.length, observations.length);
-  let base: ArrayLike<number> = mode;
-  if (of === 'finished optimum') {
-    base = finishedOptimum(observations, mode, delta);
-    // The finished optimum is the solver's mode (docs/spec.md §9 asks 1e-6 of the camera distance).
-    expect(Array.from(mode)).toBeCloseToNested(base, { abs: 1e-9 * meanCameraDistance(base) });
+  if (checkOptimum) {
+    const optimum = finishedOptimum(observations, mode, delta);
+    // The finished optimum's difference-quotient gradient carries ~1e-10 of rounding, which the flat
+    // depth direction turns into up to 1e-8 mm (measured: 0.7–11e-9 mm with or without alternatives), so
+    // this check is coarser than the mode's own accuracy; the 1e-4 px quotients below are the fine check.
+    expect(Array.from(mode)).toBeCloseToNested(optimum, { abs: OPTIMUM_AGREEMENT * meanCameraDistance(optimum) });
   }
   observations.forEach((_, o) => {
     for (let j = 0; j < 2; j++) {
-      const numeric = finiteDifference(instance, base, o, j, of);
+      const numeric = finiteDifference(instance, mode, o, j);
       const analytic = [0, 1, 2].map((i) => sensitivities[o]![i * 2 + j]!);
       const size = Math.max(...numeric.map(Math.abs));
       // A column of zeros would make the check vacuous; every camera pulls on the mode.
@@ -287,14 +285,13 @@ describe('triangulation sensitivities ∂mode/∂μ_c against central difference
     [2, 13],
   ] as const) {
     test(`with alternatives of responsibility ≥ 0.05 at the mode, δ = ${delta}`, () => {
-      for (const { instance } of instancesFor(seed, delta, mixed, 2, 0.05))
-        checkAgainstFiniteDifferences(instance, 'finished optimum');
+      for (const { instance } of instancesFor(seed, delta, mixed, 2, 0.05)) checkAgainstFiniteDifferences(instance, true);
     }, 300_000);
   }
 
   test('every camera with an alternative, one of them with responsibility ≥ 0.2 at the mode', () => {
     const [found] = instancesFor(21, 1, [true, true, true, true], 1, 0.2);
-    checkAgainstFiniteDifferences(found!.instance, 'finished optimum');
+    checkAgainstFiniteDifferences(found!.instance, true);
   }, 300_000);
 
   for (const [delta, seed] of [
@@ -303,7 +300,7 @@ describe('triangulation sensitivities ∂mode/∂μ_c against central difference
   ] as const) {
     test(`without alternatives, differences of triangulatePoint's own mode, δ = ${delta}`, () => {
       const [found] = instancesFor(seed, delta, [false, false, false, false], 1, 0);
-      checkAgainstFiniteDifferences(found!.instance, 'mode');
+      checkAgainstFiniteDifferences(found!.instance, true);
     }, 300_000);
   }
 });
