@@ -12,6 +12,7 @@
  */
 
 import { gaussLegendre } from './gauss-legendre.js';
+import { lebedevRule } from './lebedev.js';
 
 export interface FactorComponent {
   /** rows × d, row-major: the whitened residual is map·y − offset (A·(y − μ) for a plain observation). */
@@ -27,6 +28,11 @@ export type PosteriorFactor = readonly FactorComponent[];
 export interface QuadratureSettings {
   /** Rays: the count of angles for d = 2, the count of polar nodes for d = 3 (twice as many azimuths). */
   readonly directions: number;
+  /**
+   * d = 3 only: the rays are the nodes of the Lebedev rule with this many points (src/huber/lebedev.ts)
+   * instead of the product rule, and `directions` is ignored.
+   */
+  readonly lebedevPoints?: number;
   /** Gauss–Legendre nodes per radial panel. */
   readonly radialNodes: number;
   /** Longest radial panel in whitened units. */
@@ -75,12 +81,15 @@ interface Directions {
 
 const directionCache = new Map<string, Directions>();
 
-function directionSet(d: number, n: number): Directions {
-  const key = `${d}:${n}`;
+function directionSet(d: number, n: number, lebedevPoints: number | undefined): Directions {
+  const key = `${d}:${n}:${lebedevPoints ?? 0}`;
   const cached = directionCache.get(key);
   if (cached !== undefined) return cached;
   let result: Directions;
-  if (d === 2) {
+  if (d === 3 && lebedevPoints !== undefined) {
+    const rule = lebedevRule(lebedevPoints);
+    result = { vectors: rule.nodes, weights: rule.weights, count: rule.count };
+  } else if (d === 2) {
     const vectors = new Float64Array(2 * n);
     const weights = new Float64Array(n).fill((2 * Math.PI) / n);
     for (let i = 0; i < n; i++) {
@@ -403,7 +412,7 @@ export function integratePosterior(
 ): PosteriorSummary {
   const { center, scale } = frame;
   const flat = flatten(d, factors, center);
-  const directions = directionSet(d, settings.directions);
+  const directions = directionSet(d, settings.directions, settings.lebedevPoints);
   const { nodes, weights: nodeWeights } = gaussLegendre(settings.radialNodes);
   const ray = new RayIntegrand(d, delta, flat, scale);
   const wantRegion = levels.length > 0;
