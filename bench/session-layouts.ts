@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { executionProviders, loadConfig } from '../src/config.js';
+import { cudaUnavailableReason } from '../src/inference/cuda-availability.js';
 import { ModelRunner } from '../src/inference/model-runner.js';
 import { DEFAULT_MODEL_NAME, defaultManifest } from '../tools/model-builder/default-model.js';
 import { saturate } from './limit.js';
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
       await ModelRunner.open({
         worker: {
           modelPath: path.join(config.MODEL_REPOSITORY, DEFAULT_MODEL_NAME, 'model.onnx'),
-          executionProviders: executionProviders(config),
+          executionProviders: executionProviders(config).filter((p) => p !== 'cuda' || cudaUnavailableReason() === null),
           intraOpThreads: layout.threads,
           interOpThreads: config.INTER_OP_THREADS,
           graphOptimization: config.GRAPH_OPTIMIZATION,

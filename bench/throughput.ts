@@ -227,7 +227,7 @@ async function main(): Promise<void> {
       modelPath: file,
       inputName: manifest.input.name,
       inputSize: manifest.input.size,
-      executionProviders: providers,
+      executionProviders: usableProviders,
       intraOpThreads: layout.threads,
       interOpThreads: config.INTER_OP_THREADS,
       graphOptimization: config.GRAPH_OPTIMIZATION,
