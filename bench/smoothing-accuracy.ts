@@ -28,6 +28,7 @@ import {
   insideRegion,
   referenceProcessNoise,
   referenceTransition,
+  cleanCoverageTrack,
   simulateTrack,
   type ReferenceFrame,
 } from '../test/helpers/track-reference.js';
@@ -593,18 +594,7 @@ if (process.argv.includes('--regimes')) {
       const keys = ['smoother 0.5', 'smoother 0.9', 'filter 0.5', 'filter 0.9'] as const;
       const perTrack: { count: number; hits: Record<(typeof keys)[number], number> }[] = [];
       for (let i = 0; i < REGIME_TRACKS; i++) {
-        const track = simulateTrack(rng, sampler, {
-          d,
-          frames: 40,
-          q,
-          delta: DELTA,
-          dt: 1 / FPS,
-          jitter: 0.3,
-          missRate: 0.05,
-          grossRate: 0,
-          noise: 2,
-          grossOffset: 0,
-        });
+        const track = simulateTrack(rng, sampler, cleanCoverageTrack(d, q, DELTA, 1 / FPS));
         const results = {
           smoother: smoothTrack(track.frames, huberOptions(q)),
           filter: filterTrack(track.frames, huberOptions(q)),
@@ -653,18 +643,7 @@ if (process.argv.includes('--regimes') && EXPERIMENT) {
       const squares: Record<string, number> = {};
       let count = 0;
       for (let i = 0; i < 200; i++) {
-        const track = simulateTrack(rng, sampler, {
-          d,
-          frames: 40,
-          q,
-          delta: DELTA,
-          dt: 1 / FPS,
-          jitter: 0.3,
-          missRate: 0.05,
-          grossRate: 0,
-          noise: 2,
-          grossOffset: 0,
-        });
+        const track = simulateTrack(rng, sampler, cleanCoverageTrack(d, q, DELTA, 1 / FPS));
         const product = filterTrack(track.frames, huberOptions(q)).frames;
         const kalman = gaussianTrack(track.frames, d, q, false).means;
         const results: Record<string, { means: (ArrayLike<number> | null)[]; covariances: (ArrayLike<number> | null)[] }> = {

@@ -7,6 +7,8 @@
  * quadratic in the line's parameter), so that each line integral converges geometrically.
  */
 
+import { lowerFactor } from './posterior-reference.js';
+
 export interface ReferenceComponent {
   /** rows × d, row-major. */
   readonly map: ArrayLike<number>;
@@ -190,18 +192,7 @@ function lineMoments(flat: Flat, p: Float64Array, v: Float64Array, lo: number, h
 }
 
 export function lowerCholesky(m: ArrayLike<number>, d: number): Float64Array {
-  const l = new Float64Array(d * d);
-  for (let j = 0; j < d; j++) {
-    let diagonal = m[j * d + j]!;
-    for (let k = 0; k < j; k++) diagonal -= l[j * d + k]! ** 2;
-    l[j * d + j] = Math.sqrt(diagonal);
-    for (let i = j + 1; i < d; i++) {
-      let sum = m[i * d + j]!;
-      for (let k = 0; k < j; k++) sum -= l[i * d + k]! * l[j * d + k]!;
-      l[i * d + j] = sum / l[j * d + j]!;
-    }
-  }
-  return l;
+  return Float64Array.from(lowerFactor(m, d));
 }
 
 /** The point c + L·z and the innermost axis's direction L·e_{d−1}. */

@@ -150,7 +150,7 @@ export function randomCovariance(rng: Rng, d: number, size = 1): number[] {
 }
 
 /** Lower Cholesky factor, written out so the sampler's scale does not come from the library. */
-export function lowerFactor(m: readonly number[], d: number): number[] {
+export function lowerFactor(m: ArrayLike<number>, d: number): number[] {
   const l = new Array<number>(d * d).fill(0);
   for (let j = 0; j < d; j++) {
     let diagonal = m[j * d + j]!;

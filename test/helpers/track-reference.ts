@@ -265,6 +265,14 @@ function driftingCovariance(d: number, phase: number, noise: number, rng: Rng): 
  * A constant-velocity track drawn from the motion prior itself (so the prior is the truth's), observed
  * with Huber noise of precision κΣ⁻¹ around the truth, some frames missed and some gross.
  */
+/**
+ * The coverage checks' clean constant-velocity tracks: 40 frames at 30 fps, steps jittered ±30 %, about
+ * 2 units of noise, 5 % of frames missed, no gross outliers.
+ */
+export function cleanCoverageTrack(d: number, q: number, delta: number, dt = 1 / 30): SimulationOptions {
+  return { d, frames: 40, q, delta, dt, jitter: 0.3, missRate: 0.05, grossRate: 0, noise: 2, grossOffset: 0 };
+}
+
 export function simulateTrack(rng: Rng, sampler: RadialSampler, options: SimulationOptions): SimulatedTrack {
   const { d, q } = options;
   const m = 2 * d;

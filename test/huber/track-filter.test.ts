@@ -9,6 +9,7 @@ import {
   insideRegion,
   referenceProcessNoise,
   referenceTransition,
+  cleanCoverageTrack,
   simulateTrack,
   type ReferenceFrame,
 } from '../helpers/track-reference.js';
@@ -254,18 +255,7 @@ describe('track filter: coverage of the per-frame regions (no gross outliers)', 
     const hits = { 0.5: 0, 0.9: 0 };
     let count = 0;
     for (let rep = 0; rep < 150; rep++) {
-      const sim = simulateTrack(rng, sampler, {
-        d,
-        frames: 40,
-        q,
-        delta: DELTA,
-        dt: 1 / 30,
-        jitter: 0.3,
-        missRate: 0.05,
-        grossRate: 0,
-        noise: 2,
-        grossOffset: 0,
-      });
+      const sim = simulateTrack(rng, sampler, cleanCoverageTrack(d, q, DELTA));
       const result = filterTrack(sim.frames, { delta: DELTA, level: 0.5, accelerationNoise: q });
       result.frames.forEach((frame, t) => {
         // The first two observed frames are raw measurements whatever the rule; count from the fifth frame on.

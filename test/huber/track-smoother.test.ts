@@ -10,6 +10,7 @@ import {
   referenceProcessNoise,
   referenceTrackObjective,
   referenceTransition,
+  cleanCoverageTrack,
   simulateTrack,
   type ReferenceFrame,
 } from '../helpers/track-reference.js';
@@ -255,18 +256,7 @@ describe('track smoother: coverage of the per-frame regions (no gross outliers)'
       let count = 0;
       for (let rep = 0; rep < 150; rep++) {
         // 30 fps, about 2 px noise, steps jittered ±30 %, 5 % of frames missed.
-        const sim = simulateTrack(rng, sampler, {
-          d,
-          frames: 40,
-          q,
-          delta: DELTA,
-          dt: 1 / 30,
-          jitter: 0.3,
-          missRate: 0.05,
-          grossRate: 0,
-          noise: 2,
-          grossOffset: 0,
-        });
+        const sim = simulateTrack(rng, sampler, cleanCoverageTrack(d, q, DELTA));
         const result = smoothTrack(sim.frames, { delta: DELTA, level: 0.5, accelerationNoise: q });
         result.frames.forEach((frame, t) => {
           count++;
