@@ -123,17 +123,15 @@ export function cameraFromProjection(name: string, projection: number[][]): Came
     center,
     linear: p,
     project(X) {
-      const [u, v, w] = homogeneous(X);
-      return Float64Array.from([u / w, v / w]);
+      const point = new Float64Array(2);
+      this.projectInto(X, point, null);
+      return point;
     },
     projectWithJacobian(X) {
-      const [u, v, w] = homogeneous(X);
+      const point = new Float64Array(2);
       const jacobian = new Float64Array(6);
-      for (let j = 0; j < 3; j++) {
-        jacobian[j] = (p[j] - (u / w) * p[8 + j]) / w;
-        jacobian[3 + j] = (p[4 + j] - (v / w) * p[8 + j]) / w;
-      }
-      return { point: Float64Array.from([u / w, v / w]), jacobian };
+      this.projectInto(X, point, jacobian);
+      return { point, jacobian };
     },
     projectInto(X, point, jacobian) {
       const x0 = X[0];
@@ -211,37 +209,20 @@ export function cameraFromIntrinsics(name: string, intrinsics: CameraIntrinsics)
     const radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3));
     return [x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x), y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y];
   };
-  const toPixel = (xd: number, yd: number): Float64Array => Float64Array.from([fx * xd + skew * yd + cx, fy * yd + cy]);
   return {
     name,
     center,
     linear,
     project(X) {
-      const [xc, yc, zc] = toCamera(X);
-      const [xd, yd] = distort(xc / zc, yc / zc);
-      return toPixel(xd, yd);
+      const point = new Float64Array(2);
+      this.projectInto(X, point, null);
+      return point;
     },
     projectWithJacobian(X) {
-      const [xc, yc, zc] = toCamera(X);
-      const x = xc / zc;
-      const y = yc / zc;
-      const r2 = x * x + y * y;
-      const radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3));
-      const radialSlope = k1 + r2 * (2 * k2 + 3 * k3 * r2);
-      const [xd, yd] = distort(x, y);
-      // d(xd, yd)/d(x, y), then d(x, y)/d(xc, yc, zc), then R.
-      const dxx = radial + 2 * radialSlope * x * x + 2 * p1 * y + 6 * p2 * x;
-      const dxy = 2 * radialSlope * x * y + 2 * p1 * x + 2 * p2 * y;
-      const dyy = radial + 2 * radialSlope * y * y + 6 * p1 * y + 2 * p2 * x;
-      const pixel = [fx * dxx + skew * dxy, fx * dxy + skew * dyy, fy * dxy, fy * dyy];
+      const point = new Float64Array(2);
       const jacobian = new Float64Array(6);
-      for (let row = 0; row < 2; row++) {
-        const a = pixel[row * 2] / zc;
-        const b = pixel[row * 2 + 1] / zc;
-        const c = -(a * x + b * y);
-        for (let j = 0; j < 3; j++) jacobian[row * 3 + j] = a * r[j] + b * r[3 + j] + c * r[6 + j];
-      }
-      return { point: toPixel(xd, yd), jacobian };
+      this.projectInto(X, point, jacobian);
+      return { point, jacobian };
     },
     projectInto(X, point, jacobian) {
       const x0 = X[0];

@@ -189,19 +189,7 @@ function describeFailure(matrix: ArrayLike<number>, d: number): string {
  */
 export function tryCholesky(matrix: ArrayLike<number>, d: number, relativeFloor: number): Float64Array | null {
   const l = new Float64Array(d * d);
-  for (let j = 0; j < d; j++) {
-    let diag = matrix[j * d + j];
-    for (let k = 0; k < j; k++) diag -= l[j * d + k] * l[j * d + k];
-    if (!(diag > relativeFloor * Math.abs(matrix[j * d + j])) || !Number.isFinite(diag)) return null;
-    const ljj = Math.sqrt(diag);
-    l[j * d + j] = ljj;
-    for (let i = j + 1; i < d; i++) {
-      let sum = matrix[i * d + j];
-      for (let k = 0; k < j; k++) sum -= l[i * d + k] * l[j * d + k];
-      l[i * d + j] = sum / ljj;
-    }
-  }
-  return l;
+  return tryCholeskyInto(matrix, d, relativeFloor, l) ? l : null;
 }
 
 /** tryCholesky into `out` (d × d), for solvers that factor thousands of times: false where it gives null. */
@@ -239,28 +227,24 @@ export function choleskySolveInto(l: ArrayLike<number>, d: number, b: ArrayLike<
 /** Solves L·Lᵀ·x = b for a Cholesky factor L. */
 export function choleskySolve(l: Float64Array, d: number, b: ArrayLike<number>): Float64Array {
   const x = new Float64Array(d);
-  for (let i = 0; i < d; i++) {
-    let sum = b[i];
-    for (let k = 0; k < i; k++) sum -= l[i * d + k] * x[k];
-    x[i] = sum / l[i * d + i];
-  }
-  for (let i = d - 1; i >= 0; i--) {
-    let sum = x[i];
-    for (let k = i + 1; k < d; k++) sum -= l[k * d + i] * x[k];
-    x[i] = sum / l[i * d + i];
-  }
+  choleskySolveInto(l, d, b, x);
   return x;
 }
 
 /** Inverse of a symmetric positive definite matrix, symmetrized. */
 export function invertSpd(matrix: ArrayLike<number>, d: number, name = 'matrix'): Float64Array {
-  const l = cholesky(matrix, d, name);
+  return inverseFromCholesky(cholesky(matrix, d, name), d);
+}
+
+/** (L·Lᵀ)⁻¹ from the Cholesky factor L, column by column, symmetrized. */
+export function inverseFromCholesky(l: Float64Array, d: number): Float64Array {
   const inverse = new Float64Array(d * d);
   const unit = new Float64Array(d);
+  const column = new Float64Array(d);
   for (let j = 0; j < d; j++) {
     unit.fill(0);
     unit[j] = 1;
-    const column = choleskySolve(l, d, unit);
+    choleskySolveInto(l, d, unit, column);
     for (let i = 0; i < d; i++) inverse[i * d + j] = column[i];
   }
   return symmetrize(inverse, d);

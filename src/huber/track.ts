@@ -4,6 +4,7 @@
  * TrackInputError naming the frame and field, so the HTTP layer can point at the bad value.
  */
 import { gaussianRegionRadius } from './gaussian-region.js';
+import { inverseFromCholesky, tryCholesky } from './linalg.js';
 import { isRepresentableStep } from './motion-model.js';
 import { assertDelta, assertDimension, assertLevel, cachedRadialQuantile, huberConstants } from './radial.js';
 
@@ -114,42 +115,9 @@ function assertOptions(options: TrackOptions): void {
 
 /** Inverse of a symmetric positive definite d×d matrix by Cholesky, or null when it is (numerically) singular. */
 function invertCovariance(sigma: Float64Array, d: number): Float64Array | null {
-  const l = new Float64Array(d * d);
-  for (let j = 0; j < d; j++) {
-    let pivot = sigma[j * d + j];
-    for (let k = 0; k < j; k++) pivot -= l[j * d + k] * l[j * d + k];
-    if (!(pivot > SINGULAR_PIVOT * sigma[j * d + j])) return null;
-    l[j * d + j] = Math.sqrt(pivot);
-    for (let i = j + 1; i < d; i++) {
-      let sum = sigma[i * d + j];
-      for (let k = 0; k < j; k++) sum -= l[i * d + k] * l[j * d + k];
-      l[i * d + j] = sum / l[j * d + j];
-    }
-  }
-  const inverse = new Float64Array(d * d);
-  const column = new Float64Array(d);
-  for (let c = 0; c < d; c++) {
-    column.fill(0);
-    column[c] = 1;
-    for (let i = 0; i < d; i++) {
-      let sum = column[i];
-      for (let k = 0; k < i; k++) sum -= l[i * d + k] * column[k];
-      column[i] = sum / l[i * d + i];
-    }
-    for (let i = d - 1; i >= 0; i--) {
-      let sum = column[i];
-      for (let k = i + 1; k < d; k++) sum -= l[k * d + i] * column[k];
-      column[i] = sum / l[i * d + i];
-    }
-    for (let i = 0; i < d; i++) inverse[i * d + c] = column[i];
-  }
-  for (let i = 0; i < d; i++) {
-    for (let j = i + 1; j < d; j++) {
-      const mean = 0.5 * (inverse[i * d + j] + inverse[j * d + i]);
-      inverse[i * d + j] = mean;
-      inverse[j * d + i] = mean;
-    }
-  }
+  const l = tryCholesky(sigma, d, SINGULAR_PIVOT);
+  if (l === null) return null;
+  const inverse = inverseFromCholesky(l, d);
   return Number.isFinite(inverse.reduce((a, b) => a + Math.abs(b), 0)) ? inverse : null;
 }
 

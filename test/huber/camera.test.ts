@@ -126,7 +126,7 @@ describe('projection', () => {
         const point = new Float64Array(2).fill(Number.NaN);
         const jacobian = new Float64Array(6).fill(Number.NaN);
         cam.projectInto(X, point, jacobian);
-        // The same formulas in the same order: equal to the last bit, not just close.
+        // project and projectWithJacobian hand projectInto fresh buffers: equal to the last bit, not just close.
         assert.deepEqual(Array.from(point), Array.from(expected.point));
         assert.deepEqual(Array.from(jacobian), Array.from(expected.jacobian));
         point.fill(Number.NaN);
