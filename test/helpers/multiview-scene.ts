@@ -92,6 +92,20 @@ export function lookAtCamera(
 }
 
 /** World point → camera frame x_c = R X + t. */
+/** Four cameras about 2 m from the origin on an arc, looking at it, two of them with lens distortion. */
+export const ARC_RIG: readonly SceneCamera[] = [
+  lookAtCamera('north', [-1.2, 0.4, 1.55], [0, 0, 0], {
+    focal: 700,
+    size: [640, 480],
+    distortions: [-0.08, 0.02, 0.001, -0.0005, 0.004],
+  }),
+  lookAtCamera('east', [-0.4, 0.3, 1.93], [0, 0, 0], { focal: 650, size: [640, 480] }),
+  lookAtCamera('south', [0.5, -0.2, 1.92], [0, 0, 0], { focal: 720, size: [800, 600], distortions: [0.05, -0.01, 0, 0, 0] }),
+  lookAtCamera('west', [1.3, 0.5, 1.42], [0, 0, 0], { focal: 680, size: [640, 480] }),
+];
+/** Mean distance of ARC_RIG's camera centres from the origin, in metres. */
+export const ARC_RIG_SCALE = 2;
+
 export function cameraFrame(camera: SceneCamera, point: readonly number[]): Vec3 {
   const r = rodriguesMatrix(camera.rotation);
   return [

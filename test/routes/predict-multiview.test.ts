@@ -5,6 +5,8 @@ import { DOTS_A } from '../helpers/fixture-models.js';
 import { referenceKappa } from '../helpers/huber-reference.js';
 import { gaussNewtonMatrix, linearizedPosteriorMoments, type LinearizedFactor } from '../helpers/multiview-posterior.js';
 import {
+  ARC_RIG,
+  ARC_RIG_SCALE,
   boxAround,
   calibrationToml,
   lookAtCamera,
@@ -25,19 +27,9 @@ import { startService, type RunningService } from '../helpers/service.js';
  */
 const LEFT: Vec3 = [-0.15, 0.02, 0.05];
 const RIGHT: Vec3 = [0.15, -0.03, -0.04];
-const RIG: SceneCamera[] = [
-  lookAtCamera('north', [-1.2, 0.4, 1.55], [0, 0, 0], {
-    focal: 700,
-    size: [640, 480],
-    distortions: [-0.08, 0.02, 0.001, -0.0005, 0.004],
-  }),
-  lookAtCamera('east', [-0.4, 0.3, 1.93], [0, 0, 0], { focal: 650, size: [640, 480] }),
-  lookAtCamera('south', [0.5, -0.2, 1.92], [0, 0, 0], { focal: 720, size: [800, 600], distortions: [0.05, -0.01, 0, 0, 0] }),
-  lookAtCamera('west', [1.3, 0.5, 1.42], [0, 0, 0], { focal: 680, size: [640, 480] }),
-];
+const RIG = ARC_RIG;
 const BEHIND = lookAtCamera('behind', [0.3, 0.2, -1.96], [0, 0, 0], { focal: 700, size: [640, 480] });
-/** Mean distance of the camera centres from the scene's centre. */
-const RIG_SCALE = 2;
+const RIG_SCALE = ARC_RIG_SCALE;
 const DOTS_INPUT_SIZE = 64;
 
 interface View {

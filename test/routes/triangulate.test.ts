@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { referenceKappa } from '../helpers/huber-reference.js';
 import { linearizedPosteriorMoments } from '../helpers/multiview-posterior.js';
 import {
+  ARC_RIG,
+  ARC_RIG_SCALE,
   calibrationToml,
   cameraFrame,
   lookAtCamera,
@@ -16,18 +18,8 @@ import {
 import { createRng } from '../helpers/prng.js';
 import { startService, type RunningService } from '../helpers/service.js';
 
-/** Four cameras 2 m from the origin on an arc, two of them with lens distortion. */
-const RIG: SceneCamera[] = [
-  lookAtCamera('north', [-1.2, 0.4, 1.55], [0, 0, 0], {
-    focal: 700,
-    size: [640, 480],
-    distortions: [-0.08, 0.02, 0.001, -0.0005, 0.004],
-  }),
-  lookAtCamera('east', [-0.4, 0.3, 1.93], [0, 0, 0], { focal: 650, size: [640, 480] }),
-  lookAtCamera('south', [0.5, -0.2, 1.92], [0, 0, 0], { focal: 720, size: [800, 600], distortions: [0.05, -0.01, 0, 0, 0] }),
-  lookAtCamera('west', [1.3, 0.5, 1.42], [0, 0, 0], { focal: 680, size: [640, 480] }),
-];
-const RIG_SCALE = 2;
+const RIG = ARC_RIG;
+const RIG_SCALE = ARC_RIG_SCALE;
 
 const COVARIANCES: number[][][] = [
   [
