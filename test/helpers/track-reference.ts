@@ -8,7 +8,7 @@ import { RadialSampler, referenceKappa, referenceLoss } from './huber-reference.
 import type { Rng } from './prng.js';
 
 /** Row-major dense matrix helpers on plain number arrays. */
-export function denseMultiply(a: number[], b: number[], rows: number, inner: number, cols: number): number[] {
+export function denseMultiply(a: ArrayLike<number>, b: ArrayLike<number>, rows: number, inner: number, cols: number): number[] {
   const out = new Array<number>(rows * cols).fill(0);
   for (let i = 0; i < rows; i++)
     for (let k = 0; k < inner; k++) for (let j = 0; j < cols; j++) out[i * cols + j]! += a[i * inner + k]! * b[k * cols + j]!;

@@ -28,6 +28,7 @@ import {
   type ReferenceFactor,
 } from '../helpers/factor-posterior-reference.js';
 import { referenceKappa } from '../helpers/huber-reference.js';
+import { denseInverse, denseMultiply } from '../helpers/track-reference.js';
 import { createRng, type Rng } from '../helpers/prng.js';
 
 const kappas = new Map<string, number>();
@@ -51,13 +52,6 @@ function whitening2(covariance: readonly number[], k: number): { w: number[]; lo
   const c2 = Math.sqrt(covariance[3]! - c1 * c1);
   const root = Math.sqrt(k);
   return { w: [root / c0, 0, (-root * c1) / (c0 * c2), root / c2], logDet: Math.log(k) - Math.log(c0 * c2) };
-}
-
-function times(a: readonly number[], b: readonly number[], rows: number, inner: number, cols: number): number[] {
-  const out = new Array<number>(rows * cols).fill(0);
-  for (let i = 0; i < rows; i++)
-    for (let j = 0; j < cols; j++) for (let k = 0; k < inner; k++) out[i * cols + j]! += a[i * inner + k]! * b[k * cols + j]!;
-  return out;
 }
 
 interface Case {
@@ -91,8 +85,8 @@ function cameraCase(rng: Rng, label: string, cameras: number, delta: number, mix
     const observation = [rng.normal() * Math.sqrt(covariance[0]!), rng.normal() * Math.sqrt(covariance[3]!)];
     const own = whitening2(covariance, k);
     const component = (w: number[], logDet: number, mean: number[], prior: number) => ({
-      map: times(w, jacobian, 2, 2, 3),
-      offset: times(w, mean, 2, 2, 1),
+      map: denseMultiply(w, jacobian, 2, 2, 3),
+      offset: denseMultiply(w, mean, 2, 2, 1),
       logWeight: Math.log(prior) + logDet,
     });
     if (c < mixtures) {
@@ -116,13 +110,13 @@ function locationCase(rng: Rng, label: string, d: number, count: number, delta: 
     const b = Array.from({ length: d * d }, (_, j) => (j % (d + 1) === 0 ? 1 : 0) + 0.4 * rng.normal());
     const map = b.map((v) => Math.sqrt(k) * v * rng.range(0.6, 1.4));
     const mean = Array.from({ length: d }, () => rng.normal());
-    const offset = times(map, mean, d, d, 1);
+    const offset = denseMultiply(map, mean, d, d, 1);
     const logDet = Math.log(Math.abs(d === 2 ? map[0]! * map[3]! - map[1]! * map[2]! : det3(map)));
     if (i < mixtures) {
       const shifted = mean.map((v, j) => v + (j === 0 ? 2 : -1));
       factors.push([
         { map, offset, logWeight: Math.log(0.65) + logDet },
-        { map, offset: times(map, shifted, d, d, 1), logWeight: Math.log(0.35) + logDet },
+        { map, offset: denseMultiply(map, shifted, d, d, 1), logWeight: Math.log(0.35) + logDet },
       ]);
     } else {
       factors.push([{ map, offset, logWeight: 0 }]);
@@ -150,30 +144,9 @@ function gaussNewtonFrame(c: Case): { center: number[]; covariance: number[] } {
       for (let j = 0; j < d; j++) for (let r = 0; r < rows; r++) h[i * d + j]! += map[r * d + i]! * map[r * d + j]!;
     }
   }
-  const inverse = invert(h, d);
-  const center = times(inverse, g, d, d, 1);
+  const inverse = denseInverse(h, d);
+  const center = denseMultiply(inverse, g, d, d, 1);
   return { center, covariance: inverse.map((v) => v * kappaOf(2, c.delta)) };
-}
-
-function invert(m: readonly number[], d: number): number[] {
-  const a = [...m];
-  const out = Array.from({ length: d * d }, (_, i) => (i % (d + 1) === 0 ? 1 : 0));
-  for (let col = 0; col < d; col++) {
-    const pivot = a[col * d + col]!;
-    for (let j = 0; j < d; j++) {
-      a[col * d + j]! /= pivot;
-      out[col * d + j]! /= pivot;
-    }
-    for (let r = 0; r < d; r++) {
-      if (r === col) continue;
-      const f = a[r * d + col]!;
-      for (let j = 0; j < d; j++) {
-        a[r * d + j]! -= f * a[col * d + j]!;
-        out[r * d + j]! -= f * out[col * d + j]!;
-      }
-    }
-  }
-  return out;
 }
 
 /** The reference in two passes: a coarse box in the Gauss–Newton frame places the fine one. */
@@ -369,14 +342,18 @@ describe("triangulatePoint's position and covariance are the linearized posterio
         return [(plus[0]! - minus[0]!) / (2 * step), (plus[1]! - minus[1]!) / (2 * step)];
       });
       const jacobian = [0, 1].flatMap((i) => columns.map((column) => column[i]!));
-      const jacobianAt = times(jacobian, at, 2, 3, 1);
+      const jacobianAt = denseMultiply(jacobian, at, 2, 3, 1);
       const alternatives = observation.alternatives ?? [];
       const ownPrior = 1 - alternatives.reduce((s, a) => s + a.prior, 0);
       return [{ mean: observation.mean, covariance: observation.covariance, prior: ownPrior }, ...alternatives].map(
         ({ mean, covariance, prior }) => {
           const { w, logDet } = whitening2(Array.from(covariance), k);
           const target = [0, 1].map((i) => jacobianAt[i]! - projected[i]! + mean[i]!);
-          return { map: times(w, jacobian, 2, 2, 3), offset: times(w, target, 2, 2, 1), logWeight: Math.log(prior) + logDet };
+          return {
+            map: denseMultiply(w, jacobian, 2, 2, 3),
+            offset: denseMultiply(w, target, 2, 2, 1),
+            logWeight: Math.log(prior) + logDet,
+          };
         },
       );
     });
