@@ -103,6 +103,21 @@ function solve3(m: ArrayLike<number>, b: ArrayLike<number>, stride = 3): Float64
   return out;
 }
 
+/** Every camera's project and projectWithJacobian: its projectInto with fresh buffers. */
+const allocatingProjections = {
+  project(this: Camera, X: ArrayLike<number>): Float64Array {
+    const point = new Float64Array(2);
+    this.projectInto(X, point, null);
+    return point;
+  },
+  projectWithJacobian(this: Camera, X: ArrayLike<number>): { point: Float64Array; jacobian: Float64Array } {
+    const point = new Float64Array(2);
+    const jacobian = new Float64Array(6);
+    this.projectInto(X, point, jacobian);
+    return { point, jacobian };
+  },
+};
+
 /** A camera that is a 3×4 matrix P: x = P·[X; 1], pixel = (x₀/x₂, x₁/x₂). */
 export function cameraFromProjection(name: string, projection: number[][]): Camera {
   const p = finiteMatrix(projection, 3, 4, 'projection');
@@ -122,17 +137,7 @@ export function cameraFromProjection(name: string, projection: number[][]): Came
     name,
     center,
     linear: p,
-    project(X) {
-      const point = new Float64Array(2);
-      this.projectInto(X, point, null);
-      return point;
-    },
-    projectWithJacobian(X) {
-      const point = new Float64Array(2);
-      const jacobian = new Float64Array(6);
-      this.projectInto(X, point, jacobian);
-      return { point, jacobian };
-    },
+    ...allocatingProjections,
     projectInto(X, point, jacobian) {
       const x0 = X[0];
       const x1 = X[1];
@@ -213,17 +218,7 @@ export function cameraFromIntrinsics(name: string, intrinsics: CameraIntrinsics)
     name,
     center,
     linear,
-    project(X) {
-      const point = new Float64Array(2);
-      this.projectInto(X, point, null);
-      return point;
-    },
-    projectWithJacobian(X) {
-      const point = new Float64Array(2);
-      const jacobian = new Float64Array(6);
-      this.projectInto(X, point, jacobian);
-      return { point, jacobian };
-    },
+    ...allocatingProjections,
     projectInto(X, point, jacobian) {
       const x0 = X[0];
       const x1 = X[1];
