@@ -144,10 +144,13 @@ describe('deadlines while queued', () => {
       const image = (await dotsPng()).toString('base64');
       const crops: number[] = [];
       served.batcher.onBatch((event) => crops.push(event.size));
-      const ahead = Array.from({ length: 8 }, () => predict(service.url, 'resnet18-huber-tiny', { image }));
-      while (served.batcher.depth < 8) await new Promise((resolve) => setTimeout(resolve, 2));
-      // Seven batches are ahead of it; its 50 ms run out long before they finish.
-      const late = await predict(service.url, 'resnet18-huber-tiny', { image }, { 'x-request-deadline-ms': '50' });
+      // Three boxes each, two views: 48 crops ahead, seconds of work on a CI machine.
+      const boxes = Array.from({ length: 3 }, () => ({ x: 40, y: 40, width: 160, height: 160 }));
+      const ahead = Array.from({ length: 8 }, () => predict(service.url, 'resnet18-huber-tiny', { image, boxes }));
+      while (served.batcher.depth < 32) await new Promise((resolve) => setTimeout(resolve, 2));
+      // At least 16 batches are ahead of it. Its 400 ms run out long before they finish, yet leave
+      // decoding a 320 × 240 PNG ample time even on a loaded machine (50 ms once did not).
+      const late = await predict(service.url, 'resnet18-huber-tiny', { image }, { 'x-request-deadline-ms': '400' });
       assert.equal(late.status, 504);
       assert.match(late.body.detail, /waited for a batch/);
       for (const response of await Promise.all(ahead)) {
@@ -155,7 +158,7 @@ describe('deadlines while queued', () => {
       }
       assert.equal(
         crops.reduce((sum, size) => sum + size, 0),
-        16,
+        48,
         'only the eight on-time requests reached the model',
       );
     } finally {
