@@ -103,8 +103,14 @@ export async function readMultipartBody(request: FastifyRequest): Promise<void> 
 /** The image's bytes: base64 text from a JSON body, or a multipart file part as read. */
 export function imageBytes(image: unknown): Buffer {
   if (typeof image === 'string') {
-    if (!base64Pattern.test(image)) throw badRequest('image is not valid base64', 'invalid-image');
-    return Buffer.from(image, 'base64');
+    const bytes = Buffer.from(image, 'base64');
+    // Canonical base64 (what clients send) re-encodes to itself, a comparison far cheaper than the
+    // pattern's walk over a few hundred kB on the event loop (0.1 against 1.8 ms); anything else
+    // (line breaks, missing padding, stray characters) gets the pattern.
+    if (bytes.toString('base64') !== image && !base64Pattern.test(image)) {
+      throw badRequest('image is not valid base64', 'invalid-image');
+    }
+    return bytes;
   }
   if (Buffer.isBuffer(image)) return image;
   throw badRequest('image must be a file part', 'invalid-image');

@@ -75,6 +75,24 @@ describe('error responses are problem+json with the right status, and the servic
 
   test('invalid base64: 400', async () => {
     await expectProblem(await post({ image: '!!!not base64!!!' }), 400, /base64/);
+    // One bad character deep inside otherwise canonical base64 is still refused, not skipped.
+    const canonical = png.toString('base64');
+    const middle = canonical.length >> 1;
+    await expectProblem(await post({ image: `${canonical.slice(0, middle)}*${canonical.slice(middle + 1)}` }), 400, /base64/);
+  });
+
+  test('base64 wrapped in lines (MIME) or without padding is read as the same image', async () => {
+    const canonical = png.toString('base64');
+    const expected = (await post({ image: canonical })).body;
+    const wrapped = canonical.replace(/.{76}/g, '$&\r\n');
+    assert.notEqual(wrapped, canonical);
+    const unpadded = canonical.replace(/=+$/, '');
+    assert.notEqual(unpadded, canonical, 'the test image must need padding');
+    for (const image of [wrapped, unpadded]) {
+      const response = await post({ image });
+      assert.equal(response.status, 200, response.text);
+      assert.deepEqual(response.body.instances, expected.instances);
+    }
   });
 
   test('malformed JSON: 400', async () => {
