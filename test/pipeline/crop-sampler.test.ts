@@ -97,3 +97,46 @@ test('the mirrored view is the crop flipped left-right, and normalization is (v/
     }
   }
 });
+
+test('every channel of both views is the bilinear interpolation at its pixel centre, inside the image and across its border', () => {
+  const rng = createRng(19);
+  const noise = image(60, 45, () => Math.floor(rng.uniform() * 256));
+  const at = (x: number, y: number, c: number) =>
+    x < 0 || y < 0 || x >= 60 || y >= 45 ? 0 : noise.pixels[(y * 60 + x) * 3 + c]!;
+  const size = 20;
+  const plane = size * size;
+  // Wholly inside (no tap outside the image), then half outside, both with constant padding.
+  for (const box of [
+    { x: 12.3, y: 9.8, width: 25.5, height: 21.2 },
+    { x: -7.6, y: 30.4, width: 25.5, height: 21.2 },
+  ]) {
+    const crop = planCrop(box, 1, size);
+    const target = new Float32Array(2 * 3 * plane);
+    sampleCrop(noise, crop, 'constant', identity, target, 0, 3 * plane);
+    const toImage = inputToImage(crop);
+    for (let row = 0; row < size; row++) {
+      for (let column = 0; column < size; column++) {
+        const [px, py] = apply(toImage, [column + 0.5, row + 0.5]);
+        const x = px - 0.5;
+        const y = py - 0.5;
+        const x0 = Math.floor(x);
+        const y0 = Math.floor(y);
+        const fx = x - x0;
+        const fy = y - y0;
+        for (let c = 0; c < 3; c++) {
+          const expected =
+            (1 - fx) * (1 - fy) * at(x0, y0, c) +
+            fx * (1 - fy) * at(x0 + 1, y0, c) +
+            (1 - fx) * fy * at(x0, y0 + 1, c) +
+            fx * fy * at(x0 + 1, y0 + 1, c);
+          const where = `box x ${box.x}, channel ${c}, (${row}, ${column})`;
+          expect(target[c * plane + row * size + column], where).toBeCloseToNested(expected, { abs: 1e-3 });
+          expect(target[3 * plane + c * plane + row * size + (size - 1 - column)], `mirrored ${where}`).toBeCloseToNested(
+            expected,
+            { abs: 1e-3 },
+          );
+        }
+      }
+    }
+  }
+});
