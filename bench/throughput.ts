@@ -6,8 +6,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { existsSync } from 'node:fs';
-import { executionProviders, intraOpThreads, loadConfig, workersPerModel, type Config } from '../src/config.js';
+import { existsSync, statSync } from 'node:fs';
+import { executionProviders, intraOpThreads, loadConfig, sessionLayout, type Config } from '../src/config.js';
 import { cudaUnavailableReason } from '../src/inference/cuda-availability.js';
 import { DEFAULT_MODEL_NAME, defaultManifest, ensureDefaultModel } from '../tools/model-builder/default-model.js';
 import { planCrop, sampleCrop } from '../src/pipeline/crop-sampler.js';
@@ -219,9 +219,16 @@ async function main(): Promise<void> {
   // per core by default on a CPU). The best figure of the run is the denominator, so a layout whose
   // own bare speed is lower never makes the service look better.
   const usableProviders = providers.filter((provider) => provider !== 'cuda' || cudaUnavailableReason() === null);
-  const workers = workersPerModel(config, usableProviders);
-  const layouts = [{ sessions: 1, threads: intraOpThreads(config, 1) }];
-  if (workers > 1) layouts.push({ sessions: workers, threads: intraOpThreads(config, workers) });
+  // Each model in the layouts the service would give it (by its own file size: an INT8 variant may get
+  // one session per core where the FP32 model gets one using every core) and in one session using all cores.
+  const layoutsFor = (file: string) => {
+    const served = sessionLayout(config, usableProviders, statSync(file).size);
+    const own = [{ sessions: 1, threads: intraOpThreads(config, 1) }];
+    if (served.workers > 1) own.push({ sessions: served.workers, threads: served.intraOpThreads });
+    return { served, layouts: own };
+  };
+  const { served: servedLayout, layouts } = layoutsFor(modelPath);
+  const workers = servedLayout.workers;
   const openLayout = (file: string, layout: { sessions: number; threads: number }): Promise<LimitSession> => {
     const options = {
       modelPath: file,
@@ -249,20 +256,24 @@ async function main(): Promise<void> {
     );
   }
   const variantSessions: LimitSession[] = [];
-  if (variantManifest) {
-    for (const layout of layouts)
+  const variantLayout = variantManifest ? layoutsFor(path.join(repository, variantName, variantManifest.file)) : null;
+  if (variantManifest && variantLayout) {
+    for (const layout of variantLayout.layouts)
       variantSessions.push(await openLayout(path.join(repository, variantName, variantManifest.file), layout));
   }
   const limitPoints: LimitPoint[] = [];
   const variantLimitPoints: LimitPoint[] = [];
   // Interleaved batch by batch and layout by layout, so a neighbour's load hits every figure alike.
   for (const batch of limitBatches) {
-    for (const [index, session] of limitSessions.entries()) {
-      const point = await session.measure(batch, limitSeconds);
-      limitPoints.push(point);
-      console.log(
-        `limit (${session.executionProvider}, ${point.layout} sessions × threads) batch ${batch}: ${point.imagesPerSecond.toFixed(2)} img/s, ${point.msPerRun.toFixed(1)} ms/run`,
-      );
+    for (let index = 0; index < Math.max(limitSessions.length, variantSessions.length); index++) {
+      const session = limitSessions[index];
+      if (session) {
+        const point = await session.measure(batch, limitSeconds);
+        limitPoints.push(point);
+        console.log(
+          `limit (${session.executionProvider}, ${point.layout} sessions × threads) batch ${batch}: ${point.imagesPerSecond.toFixed(2)} img/s, ${point.msPerRun.toFixed(1)} ms/run`,
+        );
+      }
       const variantSession = variantSessions[index];
       if (variantSession) {
         const variantPoint = await variantSession.measure(batch, limitSeconds);
@@ -288,9 +299,14 @@ async function main(): Promise<void> {
 
   // (2) The service, and (3) the naive baseline: the same service with batching off.
   console.log(
-    `service (MAX_BATCH_SIZE=${config.MAX_BATCH_SIZE}, MAX_BATCH_WAIT_MS=${config.MAX_BATCH_WAIT_MS}, ${workers} sessions × ${intraOpThreads(config, workers)} threads):`,
+    `service (MAX_BATCH_SIZE=${config.MAX_BATCH_SIZE}, MAX_BATCH_WAIT_MS=${config.MAX_BATCH_WAIT_MS}, ${workers} sessions × ${servedLayout.intraOpThreads} threads):`,
   );
   const service = await measureService('service', serviceEnv({}), body, cropsPerRequest, limitImagesPerSecond, adjacentLimit);
+  if (variantLayout) {
+    console.log(
+      `${variantName} service: ${variantLayout.served.workers} sessions × ${variantLayout.served.intraOpThreads} threads`,
+    );
+  }
   const variantService = variantManifest
     ? await measureService(
         variantName,
@@ -402,7 +418,8 @@ async function main(): Promise<void> {
       EXECUTION_PROVIDERS: config.EXECUTION_PROVIDERS,
       WORKERS_PER_MODEL: config.WORKERS_PER_MODEL,
       workers,
-      intraOpThreads: intraOpThreads(config, workers),
+      intraOpThreads: servedLayout.intraOpThreads,
+      variantLayout: variantLayout ? `${variantLayout.served.workers}×${variantLayout.served.intraOpThreads}` : null,
       limitLayouts: layouts.map((layout) => `${layout.sessions}×${layout.threads}`),
       INTER_OP_THREADS: config.INTER_OP_THREADS,
       GRAPH_OPTIMIZATION: config.GRAPH_OPTIMIZATION,

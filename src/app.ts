@@ -7,7 +7,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import fp from 'fastify-plugin';
-import { executionProviders, intraOpThreads, workersPerModel, type Config } from './config.js';
+import { executionProviders, sessionLayout, type Config } from './config.js';
 import { withBearerAuth } from './auth.js';
 import { cudaUnavailableReason } from './inference/cuda-availability.js';
 import type { ExecutionProviderName } from './inference/worker-protocol.js';
@@ -114,8 +114,7 @@ export const huberKeypointsPlugin = fp<AppOptions>(
       {
         executionProviders: providers.usable,
         unavailableProviders: providers.unavailable,
-        workers: workersPerModel(config, providers.usable),
-        intraOpThreads: intraOpThreads(config, workersPerModel(config, providers.usable)),
+        sessionLayout: (modelProviders, modelBytes) => sessionLayout(config, modelProviders, modelBytes),
         interOpThreads: config.INTER_OP_THREADS,
         graphOptimization: config.GRAPH_OPTIMIZATION,
         inferenceNice: config.INFERENCE_NICE,

@@ -19,12 +19,10 @@ export const ConfigSchema = Type.Object({
   MODELS: Type.String({ default: '', description: 'Comma-separated model folders to load; empty loads every folder.' }),
   ENSURE_DEFAULT_MODEL: Type.Boolean({ default: true }),
   EXECUTION_PROVIDERS: Type.String({ ...ProviderList, default: 'cuda,cpu' }),
-  WORKERS_PER_MODEL: Type.Integer({
-    minimum: 0,
-    maximum: 64,
-    default: 1,
+  WORKERS_PER_MODEL: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 0, maximum: 64 })], {
+    default: 'auto',
     description:
-      'Sessions (worker threads) per model; 0 = one single-threaded session per core when models run on the CPU (faster on a busy CPU, about 1.6 GiB peak RSS for the default model on 2 cores), one on a GPU.',
+      'Sessions (worker threads) per model. auto: on a CPU, one single-threaded session per core for a model whose copies fit PER_CORE_WEIGHTS_BUDGET_BYTES (an INT8 variant), else one session using every core; one on a GPU. 0 = one single-threaded session per core on a CPU whatever the size (about 1.6 GiB peak RSS for the default FP32 model on 2 cores), one on a GPU.',
   }),
   INTRA_OP_THREADS: Type.Integer({ minimum: 0, maximum: 256, default: 0 }),
   INTER_OP_THREADS: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
@@ -122,15 +120,35 @@ export function executionProviders(config: Config): Array<'cuda' | 'cpu'> {
 }
 
 /**
- * Sessions per model. With 0, a CPU gets one single-threaded session per core: a session's intra-op
- * threads meet at every operator, so whenever the event loop, an image decode or a neighbour takes
- * a core from one of them the others wait, while separate sessions lose only the time taken. Each
- * session holds its own weights and activations, which is why it is not the default
- * (docs/throughput.md). A GPU gets one session, as more would each hold the weights there.
+ * Model weights (bytes of ONNX file, summed over one copy per core) up to which `WORKERS_PER_MODEL=auto`
+ * gives a CPU model one single-threaded session per core. The default FP32 ResNet101 (174 MB) on 2 cores
+ * is over it (per-core sessions peaked at 1.5–1.8 GiB RSS, docs/throughput.md); its INT8 variant (45 MB)
+ * is under it on up to 5 cores.
  */
-export function workersPerModel(config: Config, usableProviders: readonly ('cuda' | 'cpu')[]): number {
-  if (config.WORKERS_PER_MODEL > 0) return config.WORKERS_PER_MODEL;
-  return usableProviders[0] === 'cpu' ? os.availableParallelism() : 1;
+export const PER_CORE_WEIGHTS_BUDGET_BYTES = 256 * 2 ** 20;
+
+export interface SessionLayout {
+  workers: number;
+  intraOpThreads: number;
+}
+
+/**
+ * Sessions and threads for one model. One single-threaded session per core is faster on a busy CPU:
+ * a session's intra-op threads meet at every operator, so whenever the event loop, an image decode or
+ * a neighbour takes a core from one of them the others wait, while separate sessions lose only the
+ * time taken. Each session holds its own weights and activations, so `auto` takes it only for models
+ * small enough (PER_CORE_WEIGHTS_BUDGET_BYTES). A GPU gets one session, as more would each hold the
+ * weights there.
+ */
+export function sessionLayout(config: Config, usableProviders: readonly ('cuda' | 'cpu')[], modelBytes: number): SessionLayout {
+  const cores = os.availableParallelism();
+  const onCpu = usableProviders[0] === 'cpu';
+  const setting = config.WORKERS_PER_MODEL;
+  let workers: number;
+  if (setting === 'auto') workers = onCpu && cores * modelBytes <= PER_CORE_WEIGHTS_BUDGET_BYTES ? cores : 1;
+  else if (setting > 0) workers = setting;
+  else workers = onCpu ? cores : 1;
+  return { workers, intraOpThreads: intraOpThreads(config, workers) };
 }
 
 /** ONNX Runtime threads per session: when unset, the cores are split evenly among the sessions of one model. */

@@ -1,26 +1,36 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { test } from 'vitest';
-import { intraOpThreads, loadConfig, workersPerModel } from '../src/config.js';
+import { loadConfig, PER_CORE_WEIGHTS_BUDGET_BYTES, sessionLayout } from '../src/config.js';
 
-test('sessions per model: one using every core by default; with 0, one single-threaded session per core on a CPU', () => {
-  const cores = os.availableParallelism();
+const cores = os.availableParallelism();
+
+test('sessions per model by default: one per core for a model whose copies fit the budget, else one using every core', () => {
   const defaults = loadConfig({});
-  assert.equal(workersPerModel(defaults, ['cpu']), 1);
-  assert.equal(intraOpThreads(defaults, 1), cores);
-  const perCore = loadConfig({ WORKERS_PER_MODEL: '0' });
-  assert.equal(workersPerModel(perCore, ['cpu']), cores);
-  assert.equal(intraOpThreads(perCore, workersPerModel(perCore, ['cpu'])), 1);
-  // CUDA first: one session, since each would hold its own copy of the weights on the GPU.
-  assert.equal(workersPerModel(perCore, ['cuda', 'cpu']), 1);
+  assert.equal(defaults.WORKERS_PER_MODEL, 'auto');
+  const small = Math.floor(PER_CORE_WEIGHTS_BUDGET_BYTES / cores);
+  assert.deepEqual(sessionLayout(defaults, ['cpu'], small), { workers: cores, intraOpThreads: 1 });
+  const large = small + 1;
+  assert.deepEqual(
+    sessionLayout(defaults, ['cpu'], large),
+    cores === 1 ? { workers: 1, intraOpThreads: 1 } : { workers: 1, intraOpThreads: cores },
+  );
+  // A GPU first: one session, since each would hold its own copy of the weights on the GPU.
+  assert.deepEqual(sessionLayout(defaults, ['cuda', 'cpu'], small).workers, 1);
 });
 
-test('explicit sessions and threads are kept as given', () => {
+test('with 0, one single-threaded session per core on a CPU whatever the model size', () => {
+  const perCore = loadConfig({ WORKERS_PER_MODEL: '0' });
+  assert.deepEqual(sessionLayout(perCore, ['cpu'], 10 * PER_CORE_WEIGHTS_BUDGET_BYTES), { workers: cores, intraOpThreads: 1 });
+  assert.equal(sessionLayout(perCore, ['cuda', 'cpu'], 1).workers, 1);
+});
+
+test('explicit sessions and threads are kept as given; WORKERS_PER_MODEL names what it takes when wrong', () => {
   const pinned = loadConfig({ WORKERS_PER_MODEL: '3', INTRA_OP_THREADS: '2' });
-  assert.equal(workersPerModel(pinned, ['cpu']), 3);
-  assert.equal(workersPerModel(pinned, ['cuda']), 3);
-  assert.equal(intraOpThreads(pinned, 3), 2);
+  assert.deepEqual(sessionLayout(pinned, ['cpu'], 1), { workers: 3, intraOpThreads: 2 });
+  assert.deepEqual(sessionLayout(pinned, ['cuda'], 1), { workers: 3, intraOpThreads: 2 });
   // Sessions without threads given split the cores, never below one thread.
-  const split = loadConfig({ WORKERS_PER_MODEL: String(4 * os.availableParallelism()) });
-  assert.equal(intraOpThreads(split, workersPerModel(split, ['cpu'])), 1);
+  const split = loadConfig({ WORKERS_PER_MODEL: String(4 * cores) });
+  assert.equal(sessionLayout(split, ['cpu'], 1).intraOpThreads, 1);
+  assert.throws(() => loadConfig({ WORKERS_PER_MODEL: 'many' }), /WORKERS_PER_MODEL="many"/);
 });

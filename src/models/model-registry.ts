@@ -14,8 +14,8 @@ export interface ModelRuntimeOptions {
   executionProviders: ExecutionProviderName[];
   /** Providers asked for but left out before any session was opened (CUDA on a machine without it), and why. */
   unavailableProviders: DescribeResult['fallbacks'];
-  workers: number;
-  intraOpThreads: number;
+  /** Sessions and threads for a model that runs on `providers` (first choice first) and has `modelBytes` of ONNX file. */
+  sessionLayout: (providers: readonly ExecutionProviderName[], modelBytes: number) => { workers: number; intraOpThreads: number };
   interOpThreads: number;
   graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
   inferenceNice: number;
@@ -170,9 +170,12 @@ export class ModelRegistry {
       }
       entry.manifest = manifest;
       const modelPath = path.join(directory, manifest.file);
-      await fs.access(modelPath).catch(() => {
-        throw new ModelLoadError(`${modelPath} does not exist`);
-      });
+      const modelBytes = await fs.stat(modelPath).then(
+        (stats) => stats.size,
+        () => {
+          throw new ModelLoadError(`${modelPath} does not exist`);
+        },
+      );
       const name = manifest.name;
       const precision = manifest.precision ?? 'fp32';
       const { providers, skipped } = providersForPrecision(precision, this.options.executionProviders);
@@ -180,16 +183,17 @@ export class ModelRegistry {
         const reasons = [...this.options.unavailableProviders, ...skipped].map((entry) => `${entry.provider}: ${entry.reason}`);
         throw new ModelLoadError(`no execution provider could open ${modelPath} (${reasons.join(' | ')})`);
       }
+      const layout = this.options.sessionLayout(providers, modelBytes);
       runner = await ModelRunner.open({
         worker: {
           modelPath,
           executionProviders: providers,
-          intraOpThreads: this.options.intraOpThreads,
+          intraOpThreads: layout.intraOpThreads,
           interOpThreads: this.options.interOpThreads,
           graphOptimization: this.options.graphOptimization,
           nice: this.options.inferenceNice,
         },
-        workers: this.options.workers,
+        workers: layout.workers,
         inputName: manifest.input.name,
         outputName: manifest.output.name,
         inputSize: manifest.input.size,
@@ -252,7 +256,16 @@ export class ModelRegistry {
       entry.served = served;
       entry.state = 'ready';
       this.metrics.queueDepthSources.set(name, () => batcher.depth);
-      this.log.info({ model: name, executionProvider: served.executionProvider, trained: manifest.trained }, 'model ready');
+      this.log.info(
+        {
+          model: name,
+          executionProvider: served.executionProvider,
+          sessions: layout.workers,
+          threadsPerSession: layout.intraOpThreads,
+          trained: manifest.trained,
+        },
+        'model ready',
+      );
     } catch (error) {
       if (runner) await runner.close().catch(() => undefined);
       entry.state = 'failed';
