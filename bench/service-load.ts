@@ -46,7 +46,7 @@ export class ServiceProcess {
       ? [compiled, process.execArgv]
       : [path.join(directory, 'server-process.ts'), ['--import', 'tsx']];
     // BENCH_SERVICE_NODE_ARGS reaches the service alone (e.g. --cpu-prof, which NODE_OPTIONS refuses).
-    const extra = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const extra = (env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const child = fork(file, [], { env, execArgv: [...execArgv, ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const message = await new Promise<ChildMessage>((resolve, reject) => {
       child.once('message', (first: ChildMessage) => resolve(first));

@@ -6,7 +6,8 @@
 // than throughput). BENCH_CONFIGS="label:KEY=V,KEY=V;label:..." (each on top of the defaults),
 // BENCH_ROUNDS (4), BENCH_DURATION_S (10), BENCH_WARMUP_S (2), BENCH_CONNECTIONS (8). A configuration
 // with BENCH_SERVER_DIR=<checkout>/dist/bench runs that build's service; BENCH_PROFILE_DIR=<dir>
-// writes a CPU profile of the service's event loop per phase.
+// writes a CPU profile of the service's event loop per phase; BENCH_SERVICE_NODE_ARGS=<flags> in a
+// configuration starts that configuration's service with those Node/V8 flags.
 import os from 'node:os';
 import { ensureDefaultModel } from '../tools/model-builder/default-model.js';
 import { load, median, percentile, probeHealth, scrape, serviceEnv, ServiceProcess } from './service-load.js';
@@ -25,9 +26,10 @@ export function parseConfigurations(text: string): Configuration[] {
         .split(',')
         .filter(Boolean)
         .map((pair) => {
-          const [key, value] = pair.split('=');
-          if (!key || value === undefined) throw new Error(`"${pair}" in BENCH_CONFIGS is not KEY=VALUE`);
-          return [key.trim(), value.trim()];
+          // Split at the first '=' only: a value may hold one (BENCH_SERVICE_NODE_ARGS=--flag=value).
+          const at = pair.indexOf('=');
+          if (at < 1) throw new Error(`"${pair}" in BENCH_CONFIGS is not KEY=VALUE`);
+          return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
         }),
     );
     return { label: label!.trim(), overrides };
