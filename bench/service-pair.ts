@@ -51,6 +51,8 @@ interface Phase {
   errors: number;
   /** Crops through the model per second of the phase, by /metrics (finer-grained than completed requests). */
   inferredCropsPerSecond: number;
+  /** The service process's largest resident set so far, start-up included (VmHWM). */
+  lifetimeMaxRssMiB: number;
 }
 
 async function main(): Promise<void> {
@@ -115,12 +117,13 @@ async function main(): Promise<void> {
           inferredCropsPerSecond: crops / duration,
           eventLoopUtilization: report.eventLoopUtilization,
           errors: result.errors + result.non2xx,
+          lifetimeMaxRssMiB: report.lifetimeMaxRssBytes / 2 ** 20,
         };
         phases[index]!.push(phase);
         console.log(
           `round ${round + 1} ${configurations[index]!.label}: ${phase.cropsPerSecond.toFixed(2)} crops/s (inferred ${phase.inferredCropsPerSecond.toFixed(2)}), /healthz p99 ${phase.healthzP99Ms.toFixed(1)} ms, ` +
             `loop p99 ${phase.loopDelayP99Ms.toFixed(1)} ms, batch ${phase.averageBatchSize.toFixed(1)}, CPU per request: loop ${phase.eventLoopMs.toFixed(1)} ms (kernel ${phase.eventLoopSystemMs.toFixed(1)}) ` +
-            `(ELU ${phase.eventLoopUtilization.toFixed(3)}), libvips ${phase.libvipsMs.toFixed(1)} ms, rest ${phase.otherMs.toFixed(0)} ms` +
+            `(ELU ${phase.eventLoopUtilization.toFixed(3)}), libvips ${phase.libvipsMs.toFixed(1)} ms, rest ${phase.otherMs.toFixed(0)} ms, peak RSS ${phase.lifetimeMaxRssMiB.toFixed(0)} MiB` +
             (phase.errors > 0 ? `, ${phase.errors} errors` : '') +
             `; load ${os.loadavg()[0]!.toFixed(2)}`,
         );
