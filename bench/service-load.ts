@@ -17,6 +17,14 @@ export const root = [path.resolve(here, '..'), path.resolve(here, '../..')].find
 )!;
 
 /** The service's environment: the bench's own, the default model, quiet logs, an ephemeral port. */
+/**
+ * The V8 flags `npm start` and the container give the service (package.json, Dockerfile; a test keeps
+ * the three equal). A 250 kB base64 image is a large object, allocated straight into the old generation,
+ * and with V8's default limits for a small heap that forced a full mark-compact every ~0.25 s under load;
+ * a larger initial old space makes it every ~1.2 s (docs/throughput.md, "Garbage collection").
+ */
+export const SERVICE_NODE_FLAGS = ['--initial-old-space-size=128'] as const;
+
 export function serviceEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   return {
     ...process.env,
@@ -45,9 +53,14 @@ export class ServiceProcess {
     const [file, execArgv] = existsSync(compiled)
       ? [compiled, process.execArgv]
       : [path.join(directory, 'server-process.ts'), ['--import', 'tsx']];
-    // BENCH_SERVICE_NODE_ARGS reaches the service alone (e.g. --cpu-prof, which NODE_OPTIONS refuses).
+    // BENCH_SERVICE_NODE_ARGS reaches the service alone (e.g. --cpu-prof, which NODE_OPTIONS refuses),
+    // after the service's own flags, so that it can override them.
     const extra = (env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = fork(file, [], { env, execArgv: [...execArgv, ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(file, [], {
+      env,
+      execArgv: [...execArgv, ...SERVICE_NODE_FLAGS, ...extra],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const message = await new Promise<ChildMessage>((resolve, reject) => {
       child.once('message', (first: ChildMessage) => resolve(first));
       child.once('exit', (code) => reject(new Error(`service exited with code ${code} before it was ready`)));

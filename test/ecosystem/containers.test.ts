@@ -6,6 +6,7 @@ import { describe, test } from 'vitest';
 import { Ajv } from 'ajv';
 import { validate as lintDockerfile, ValidationSeverity } from 'dockerfile-utils';
 import { parse } from 'yaml';
+import { SERVICE_NODE_FLAGS } from '../../bench/service-load.js';
 
 type Json = Record<string, any>;
 
@@ -68,7 +69,7 @@ describe('Dockerfile', () => {
     );
   });
 
-  test('CPU by default on node:24-bookworm-slim, CUDA 12 by build argument; non-root; HOST 0.0.0.0; health check on /healthz', () => {
+  test('CPU by default on node:24-bookworm-slim, CUDA 12 by build argument; non-root; HOST 0.0.0.0; health check on /healthz; started as npm start is', async () => {
     assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
     assert.match(dockerfile, /^ARG RUNTIME_BASE=node:24-bookworm-slim$/m);
     assert.match(dockerfile, /^ARG ONNXRUNTIME_NODE_INSTALL=skip$/m);
@@ -89,7 +90,14 @@ describe('Dockerfile', () => {
       instructions.find((line) => line.startsWith('HEALTHCHECK'))!,
       /\/healthz/,
     );
-    assert.match(instructions.at(-1)!, /^CMD \["node", "dist\/src\/server\.js"\]$/);
+    // The image starts the service as `npm start` does, with the same V8 flags (docs/throughput.md).
+    const start = JSON.parse(await readFile('package.json', 'utf8')).scripts.start as string;
+    const flags = /node ((?:--\S+ )*)dist\/src\/server\.js/.exec(start)?.[1]?.trim().split(' ') ?? [];
+    assert.deepEqual(flags, [...SERVICE_NODE_FLAGS]);
+    assert.equal(
+      instructions.at(-1)!,
+      `CMD ${JSON.stringify(['node', ...SERVICE_NODE_FLAGS, 'dist/src/server.js']).replaceAll(',', ', ')}`,
+    );
   });
 
   test('.dockerignore keeps the lock file in the context, and node_modules, dist and model weights out', async () => {
