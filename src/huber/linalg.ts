@@ -91,22 +91,39 @@ export function symmetricEigen(matrix: ArrayLike<number>, d: number): SymmetricE
   return { values, vectors };
 }
 
+const eigenScratches: { shifted: Float64Array; factor: Float64Array; next: Float64Array }[] = [];
+
+function eigenScratch(d: number): { shifted: Float64Array; factor: Float64Array; next: Float64Array } {
+  let scratch = eigenScratches[d];
+  if (scratch === undefined) {
+    scratch = { shifted: new Float64Array(d * d), factor: new Float64Array(d * d), next: new Float64Array(d) };
+    eigenScratches[d] = scratch;
+  }
+  return scratch;
+}
+
 /**
  * The unit eigenvector of the smallest eigenvalue of a symmetric positive semi-definite matrix (sign
  * arbitrary), by inverse iteration with a shift of 1e-13 of the trace: a DLT's normal matrix has its
  * smallest eigenvalue far below the next, so two or three solves reach rounding where a Jacobi sweep
  * computes all d vectors. Falls back to symmetricEigen when the gap is too small for that (the
- * iterate still moves after 12 solves) or the shifted matrix does not factor.
+ * iterate still moves after 12 solves) or the shifted matrix does not factor. An `initial` guess near the
+ * answer (a nearby DLT's solution) saves most of the solves; any guess not orthogonal to it converges.
  */
-export function smallestEigenvector(matrix: ArrayLike<number>, d: number): Float64Array {
-  const shifted = new Float64Array(d * d);
+export function smallestEigenvector(matrix: ArrayLike<number>, d: number, initial?: ArrayLike<number>): Float64Array {
+  // The DLT calls this 30 times per triangulated point: the work buffers are shared, not allocated.
+  const { shifted, factor, next } = eigenScratch(d);
   let trace = 0;
   for (let i = 0; i < d; i++) trace += Math.abs(matrix[i * d + i]);
   for (let i = 0; i < d * d; i++) shifted[i] = matrix[i];
   for (let i = 0; i < d; i++) shifted[i * d + i] += 1e-13 * trace;
-  const factor = new Float64Array(d * d);
   const vector = new Float64Array(d).fill(1 / Math.sqrt(d));
-  const next = new Float64Array(d);
+  if (initial !== undefined) {
+    let norm = 0;
+    for (let i = 0; i < d; i++) norm += initial[i] * initial[i];
+    norm = Math.sqrt(norm);
+    if (norm > 0 && Number.isFinite(norm)) for (let i = 0; i < d; i++) vector[i] = initial[i] / norm;
+  }
   if (trace > 0 && Number.isFinite(trace) && tryCholeskyInto(shifted, d, 0, factor)) {
     for (let iteration = 0; iteration < 12; iteration++) {
       choleskySolveInto(factor, d, vector, next);

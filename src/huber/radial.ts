@@ -109,11 +109,22 @@ export function logNormalizer(d: number, delta: number): number {
   return Math.log(SPHERE_AREA[d]) + Math.log(radialMoment(d - 1, delta));
 }
 
+/** κ_d(δ) per dimension and δ: two series per call are a tenth of a triangulation's input checks. */
+const kappaCache: Map<number, number>[] = Array.from({ length: MAX_DIMENSION + 1 }, () => new Map<number, number>());
+
 /** κ_d(δ): Var(y) = κ_d(δ)·Λ⁻¹. */
 export function kappa(d: number, delta: number): number {
   assertDimension(d);
   assertDelta(delta);
-  return radialMoment(d + 1, delta) / (d * radialMoment(d - 1, delta));
+  const cache = kappaCache[d];
+  let value = cache.get(delta);
+  if (value === undefined) {
+    value = radialMoment(d + 1, delta) / (d * radialMoment(d - 1, delta));
+    // δ is a per-request number: bound the cache so that a stream of distinct values cannot grow it.
+    if (cache.size >= 256) cache.clear();
+    cache.set(delta, value);
+  }
+  return value;
 }
 
 function assertRadius(r: number): void {

@@ -14,8 +14,9 @@ import {
   type PosteriorFactor,
   type PosteriorSummary,
   type QuadratureSettings,
+  RayEndCache,
 } from './posterior-integration.js';
-import { kappa, radialQuantile } from './radial.js';
+import { cachedRadialQuantile, kappa } from './radial.js';
 import { OUTLIER_LEVEL, UNIQUENESS_RATIO } from './point-fusion.js';
 
 export interface CameraObservation {
@@ -71,6 +72,16 @@ export const TRIANGULATION_QUADRATURE: QuadratureSettings = { directions: 6, rad
 /** Above this many assignments of alternatives, starts are the DLT plus each camera switched alone. */
 const MAX_ASSIGNMENTS = 64;
 const MAX_SOLVER_ITERATIONS = 200;
+/**
+ * Levenberg–Marquardt's damping (a share of each diagonal entry). A first rejection used to retry at
+ * 1e-6, 1e-5 and 1e-4, steps indistinguishable from the rejected one, and an accepted step divided the
+ * damping by 10, so runs from far starts alternated a rejected trial at 1 with an accepted one at 10.
+ * Starting at 1e-3 and relaxing by 5 took the bench from 342 trial costs and 156 iterations per point to
+ * 193 and 111, with the same mode as before on 8 000 random two-minima instances; relaxing by 3 or 4
+ * missed the global mode once in 4 000 (docs/fusion-math.md, Cost, round 3).
+ */
+const FIRST_DAMPING = 1e-3;
+const DAMPING_RELIEF = 5;
 const MAX_FIXED_POINT_ITERATIONS = 50;
 /**
  * The best start is minimized until its step falls below this share of the camera distance (then
@@ -126,12 +137,19 @@ interface View {
   jacobian: Float64Array;
 }
 
-function whiteningOf(covariance: Float64Array, k: number): { whitening: Float64Array; logDeterminant: number } {
-  const c = cholesky(covariance, 2);
-  // W = √κ·C⁻¹ for the lower-triangular C with Σ = C·Cᵀ.
-  const root = Math.sqrt(k);
-  const whitening = Float64Array.from([root / c[0], 0, (-root * c[2]) / (c[0] * c[3]), root / c[3]]);
-  return { whitening, logDeterminant: 2 * Math.log(c[0] * c[3]) };
+/**
+ * W = √κ·C⁻¹ for the lower-triangular C with Σ = C·Cᵀ, and log det Σ. Σ has passed checkCovariance, so
+ * the closed-form 2 × 2 Cholesky (the same operations as linalg's) needs no checks of its own.
+ */
+function componentOf(mean: Float64Array, covariance: Float64Array, root: number, logPriorKappa: number): Component {
+  const c0 = Math.sqrt(covariance[0]);
+  const c2 = covariance[2] / c0;
+  const c3 = Math.sqrt(covariance[3] - c2 * c2);
+  const whitening = new Float64Array(4);
+  whitening[0] = root / c0;
+  whitening[2] = (-root * c2) / (c0 * c3);
+  whitening[3] = root / c3;
+  return { mean, whitening, logWeight: logPriorKappa - Math.log(c0 * c3) };
 }
 
 function emptyState(): ComponentState {
@@ -151,22 +169,26 @@ function checkViews(cameras: ReadonlyMap<string, Camera>, observations: readonly
     throw new EvidenceError(`a point needs observations from at least two cameras, got ${observations.length}`, 'observations');
   }
   const k = kappa(2, delta);
-  const seen = new Set<string>();
-  return observations.map((observation, index) => {
+  const root = Math.sqrt(k);
+  const logKappa = Math.log(k);
+  const views: View[] = [];
+  for (let index = 0; index < observations.length; index++) {
+    const observation = observations[index];
     const path = `observations[${index}]`;
     if (observation === null || typeof observation !== 'object') throw new EvidenceError(`${path} must be an object`, path);
     const camera = cameras.get(observation.camera);
     if (camera === undefined)
       throw new EvidenceError(`${path}.camera: unknown camera ${JSON.stringify(observation.camera)}`, `${path}.camera`);
-    if (seen.has(observation.camera)) {
-      throw new EvidenceError(`${path}.camera: camera ${observation.camera} already observed this point`, `${path}.camera`);
+    for (let earlier = 0; earlier < index; earlier++) {
+      if (observations[earlier].camera === observation.camera) {
+        throw new EvidenceError(`${path}.camera: camera ${observation.camera} already observed this point`, `${path}.camera`);
+      }
     }
-    seen.add(observation.camera);
     const alternatives = observation.alternatives ?? [];
     if (!isList(alternatives)) throw new EvidenceError(`${path}.alternatives must be an array`, `${path}.alternatives`);
     let priorSum = 0;
-    alternatives.forEach((alternative, a) => {
-      const prior = alternative?.prior;
+    for (let a = 0; a < alternatives.length; a++) {
+      const prior = alternatives[a]?.prior;
       if (typeof prior !== 'number' || !(prior > 0 && prior < 1)) {
         throw new EvidenceError(
           `${path}.alternatives[${a}].prior must lie in (0, 1), got ${prior}`,
@@ -174,22 +196,34 @@ function checkViews(cameras: ReadonlyMap<string, Camera>, observations: readonly
         );
       }
       priorSum += prior;
-    });
+    }
     if (!(priorSum < 1))
       throw new EvidenceError(
         `${path}.alternatives: priors sum to ${priorSum}, which leaves nothing for the observation`,
         `${path}.alternatives`,
       );
-    const entries = [
-      { mean: observation.mean, covariance: observation.covariance, prior: 1 - priorSum, at: path },
-      ...alternatives.map((alternative, a) => ({ ...alternative, at: `${path}.alternatives[${a}]` })),
+    // log(prior·|A|) = log prior + log κ − ½ log det Σ (the Cholesky factor's diagonal product is √det Σ).
+    const components: Component[] = [
+      componentOf(
+        checkVector(observation.mean, 2, `${path}.mean`),
+        checkCovariance(observation.covariance, 2, `${path}.covariance`),
+        root,
+        Math.log(1 - priorSum) + logKappa,
+      ),
     ];
-    const components = entries.map(({ mean, covariance, prior, at }) => {
-      const checkedMean = checkVector(mean, 2, `${at}.mean`);
-      const { whitening, logDeterminant } = whiteningOf(checkCovariance(covariance, 2, `${at}.covariance`), k);
-      return { mean: checkedMean, whitening, logWeight: Math.log(prior) + Math.log(k) - 0.5 * logDeterminant };
-    });
-    return {
+    for (let a = 0; a < alternatives.length; a++) {
+      const at = `${path}.alternatives[${a}]`;
+      const alternative = alternatives[a];
+      components.push(
+        componentOf(
+          checkVector(alternative.mean, 2, `${at}.mean`),
+          checkCovariance(alternative.covariance, 2, `${at}.covariance`),
+          root,
+          Math.log(alternative.prior) + logKappa,
+        ),
+      );
+    }
+    views.push({
       index,
       camera,
       components,
@@ -197,8 +231,9 @@ function checkViews(cameras: ReadonlyMap<string, Camera>, observations: readonly
       gamma: new Float64Array(components.length),
       point: new Float64Array(2),
       jacobian: new Float64Array(6),
-    };
-  });
+    });
+  }
+  return views;
 }
 
 /** Fills `s` at the projection `point`; with `jacobian` null only the residual, radius, weight and energy. */
@@ -249,7 +284,9 @@ function responsibilities(states: readonly ComponentState[], gamma: Float64Array
   for (const s of states) best = Math.min(best, s.energy);
   let sum = 0;
   for (let k = 0; k < states.length; k++) {
-    gamma[k] = Math.exp(best - states[k].energy);
+    // exp(0) = 1 for the leading term and exp(x) = 0 below x ≈ −745 are exact: only the rest need an exp.
+    const gap = best - states[k].energy;
+    gamma[k] = gap === 0 ? 1 : gap < -750 ? 0 : Math.exp(gap);
     sum += gamma[k];
   }
   for (let k = 0; k < states.length; k++) gamma[k] /= sum;
@@ -322,11 +359,28 @@ function evaluate(
   return cost;
 }
 
+/**
+ * The cost at X alone (Levenberg–Marquardt's trial points). A mixture term e^{−40} below the leading 1
+ * is under half an ulp of the sum it joins, so its exponential is not taken, nor the leading term's
+ * e⁰, and no responsibilities are formed: the same sum with fewer exponentials.
+ */
 function totalCost(views: readonly View[], X: ArrayLike<number>, delta: number): number {
   let cost = 0;
   for (const view of views) {
     viewStates(view, X, delta, false);
-    cost += viewCost(view);
+    const { states } = view;
+    if (states.length === 1) {
+      cost += states[0].energy + view.components[0].logWeight;
+      continue;
+    }
+    let best = Infinity;
+    for (const s of states) best = Math.min(best, s.energy);
+    let sum = 0;
+    for (let k = 0; k < states.length; k++) {
+      const gap = best - states[k].energy;
+      sum += gap === 0 ? 1 : gap < -40 ? 0 : Math.exp(gap);
+    }
+    cost += best - Math.log(sum);
   }
   return cost;
 }
@@ -429,7 +483,7 @@ function minimize(
       for (let i = 0; i < 3; i++) trace += system[i * 4];
       for (let i = 0; i < 3; i++) system[i * 4] += damping * Math.max(system[i * 4], 1e-12 * trace);
       if (!tryCholeskyInto(system, 3, 1e-14, factor)) {
-        damping = damping === 0 ? 1e-6 : damping * 10;
+        damping = damping === 0 ? FIRST_DAMPING : damping * 10;
         continue;
       }
       choleskySolveInto(factor, 3, gradient, step);
@@ -439,10 +493,10 @@ function minimize(
       if (candidateCost <= cost) {
         X.set(candidate);
         accepted = true;
-        damping = damping / 10 < 1e-9 ? 0 : damping / 10;
+        damping = damping / DAMPING_RELIEF < 1e-9 ? 0 : damping / DAMPING_RELIEF;
         break;
       }
-      damping = damping === 0 ? 1e-6 : damping * 10;
+      damping = damping === 0 ? FIRST_DAMPING : damping * 10;
       if (stepLength < 1e-14 * scale) break;
     }
     if (!accepted) {
@@ -551,15 +605,21 @@ function dltShare(camera: Camera, mean: ArrayLike<number>, whitening: Float64Arr
  * its depth at the first solution, so that the algebraic residual becomes the pixel residual that the
  * covariance whitens (Hartley & Sturm's iteration).
  */
-function solveDlt(cameras: readonly Camera[], shares: readonly Float64Array[], frame: DltFrame, reweight: boolean): Float64Array {
+function solveDlt(
+  cameras: readonly Camera[],
+  shares: readonly Float64Array[],
+  frame: DltFrame,
+  reweight: boolean,
+  scratch: DltScratch = new DltScratch(),
+): Float64Array {
   const { origin, spread } = frame;
-  const normal = new Float64Array(16);
-  let X: Float64Array | null = null;
+  const { normal, homogeneous } = scratch;
+  const X = new Float64Array(3);
   for (let pass = 0; pass < (reweight ? 2 : 1); pass++) {
     normal.fill(0);
     for (let c = 0; c < cameras.length; c++) {
       let factor = 1;
-      if (X !== null) {
+      if (pass > 0) {
         const p = cameras[c].linear;
         const depth = Math.abs(p[8] * X[0] + p[9] * X[1] + p[10] * X[2] + p[11]) || 1;
         factor = 1 / (depth * depth);
@@ -570,10 +630,22 @@ function solveDlt(cameras: readonly Camera[], shares: readonly Float64Array[], f
     let norm = 0;
     for (let i = 0; i < 16; i++) norm = Math.max(norm, Math.abs(normal[i]));
     for (let i = 0; i < 16; i++) normal[i] /= norm;
-    const h = smallestEigenvector(normal, 4);
-    X = Float64Array.from([0, 1, 2], (i) => origin[i] + (spread * h[i]) / h[3]);
+    // Inverse iteration from the last solution (the first pass's, or the previous assignment's): the
+    // reweighting and a switched camera move the null vector little, so it rarely needs Jacobi's
+    // fallback any more (0.93 → 0.05 per point on the bench) and reaches the same vector to rounding.
+    const h = smallestEigenvector(normal, 4, scratch.solved ? homogeneous : undefined);
+    homogeneous.set(h);
+    scratch.solved = true;
+    for (let i = 0; i < 3; i++) X[i] = origin[i] + (spread * h[i]) / h[3];
   }
-  return X as Float64Array;
+  return X;
+}
+
+/** The normal matrix and the last null vector, which seeds the next solve's inverse iteration. */
+class DltScratch {
+  readonly normal = new Float64Array(16);
+  readonly homogeneous = new Float64Array(4);
+  solved = false;
 }
 
 /**
@@ -626,22 +698,29 @@ function fullHessian(
   const hessian = new Float64Array(9);
   const crossTerms: Float64Array[] = [];
   const step = 1e-6 * meanCameraDistance(views, X);
+  const plus = new Float64Array(3);
+  const minus = new Float64Array(3);
+  const pixel = new Float64Array(2);
+  const jp = new Float64Array(6);
+  const jm = new Float64Array(6);
+  const second = [new Float64Array(6), new Float64Array(6), new Float64Array(6)];
+  const meanGradient = new Float64Array(3);
   for (const view of views) {
     viewStates(view, X, delta, true);
     const { states, gamma } = view;
     viewCost(view);
     // ∂²π by central differences of the analytic Jacobian: O(step²) ≈ 1e-12 relative error, far below
     // the 1e-3 that dropping the term would cost (docs/spec.md §9).
-    const second: Float64Array[] = [0, 1, 2].map((j) => {
-      const plus = Float64Array.from(X);
-      const minus = Float64Array.from(X);
+    for (let j = 0; j < 3; j++) {
+      plus.set(X);
+      minus.set(X);
       plus[j] += step;
       minus[j] -= step;
-      const jp = view.camera.projectWithJacobian(plus).jacobian;
-      const jm = view.camera.projectWithJacobian(minus).jacobian;
-      return Float64Array.from(jp, (v, i) => (v - jm[i]) / (2 * step));
-    });
-    const meanGradient = new Float64Array(3);
+      view.camera.projectInto(plus, pixel, jp);
+      view.camera.projectInto(minus, pixel, jm);
+      for (let i = 0; i < 6; i++) second[j][i] = (jp[i] - jm[i]) / (2 * step);
+    }
+    meanGradient.fill(0);
     states.forEach((s, k) => {
       for (let j = 0; j < 3; j++) meanGradient[j] += gamma[k] * s.gradient[j];
     });
@@ -726,7 +805,7 @@ function linearizedFactors(views: readonly View[], at: Float64Array, delta: numb
 }
 
 function diagnose(views: readonly View[], position: Float64Array, delta: number): CameraDiagnostics[] {
-  const threshold = radialQuantile(2, delta, OUTLIER_LEVEL);
+  const threshold = cachedRadialQuantile(2, delta, OUTLIER_LEVEL);
   return views.map((view) => {
     viewStates(view, position, delta, false);
     viewCost(view);
@@ -764,20 +843,25 @@ export function triangulatePoint(
   const frame = dltFrame(rig);
   const shares = views.map((v) => v.components.map((c) => dltShare(v.camera, c.mean, c.whitening, frame)));
   const scratch = new SolverScratch();
+  const dltScratch = new DltScratch();
   let best: Solution | null = null;
   const starts: Float64Array[] = [];
   const basins: Basin[] = [];
+  const chosen: Float64Array[] = shares.map((ofView) => ofView[0]);
   for (const assignment of assignments(views)) {
-    const start = solveDlt(
-      rig,
-      shares.map((ofView, c) => ofView[assignment[c]]),
-      frame,
-      true,
-    );
-    if (!start.every(Number.isFinite)) continue;
+    for (let c = 0; c < views.length; c++) chosen[c] = shares[c][assignment[c]];
+    const start = solveDlt(rig, chosen, frame, true, dltScratch);
+    if (!(Number.isFinite(start[0]) && Number.isFinite(start[1]) && Number.isFinite(start[2]))) continue;
     const scale = meanCameraDistance(views, start);
     // Different assignments often give the same start (a camera's alternative lying on its epipolar line).
-    if (starts.some((s) => Math.hypot(s[0] - start[0], s[1] - start[1], s[2] - start[2]) < 1e-9 * scale)) continue;
+    let repeated = false;
+    for (const s of starts) {
+      const d0 = s[0] - start[0];
+      const d1 = s[1] - start[1];
+      const d2 = s[2] - start[2];
+      if (Math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) < 1e-9 * scale) repeated = true;
+    }
+    if (repeated) continue;
     starts.push(start);
     const solution = minimize(views, start, delta, scratch, SCREENING_TOLERANCE, basins);
     if (solution.converged && !basins.some((basin) => basin.point === solution.point)) {
@@ -818,7 +902,7 @@ export function triangulatePoint(
   const quadrature = options.quadrature ?? TRIANGULATION_QUADRATURE;
   const extraLevels = options.levels ?? [];
   const tolerance = FIXED_POINT_TOLERANCE * meanCameraDistance(views, best.point);
-  const integrate = (at: Float64Array, center: Float64Array, scale: Float64Array, withLevel: boolean) => {
+  const integrate = (at: Float64Array, center: Float64Array, scale: Float64Array, withLevel: boolean, rayEnds?: RayEndCache) => {
     try {
       return integratePosterior(
         3,
@@ -827,6 +911,7 @@ export function triangulatePoint(
         { center, scale },
         quadrature,
         withLevel ? [level, ...extraLevels] : [],
+        rayEnds,
       );
     } catch (error) {
       if (error instanceof ImproperPosteriorError) {
@@ -849,6 +934,8 @@ export function triangulatePoint(
   const frameCenter = rough.mean;
   const frameScale = cholesky(rough.covariance, 3);
   let at: Float64Array = Float64Array.from(rough.mean);
+  // The passes share the frame, so one pass's ray ends serve the next while the posterior barely moves.
+  const rayEnds = new RayEndCache();
   let final: PosteriorSummary | null = null;
   let move = Infinity;
   let contraction = FIXED_POINT_CONTRACTION;
@@ -859,7 +946,7 @@ export function triangulatePoint(
     // 1e4 tolerances the second pass already ends within 0.05 of one, so a third is not needed. Only
     // the pass predicted to end the loop computes the region; a wrong prediction costs one more pass.
     const last = contraction * contraction * move < tolerance || iteration === MAX_FIXED_POINT_ITERATIONS - 1;
-    final = integrate(at, frameCenter, frameScale, last);
+    final = integrate(at, frameCenter, frameScale, last, rayEnds);
     const next = Math.hypot(final.mean[0] - at[0], final.mean[1] - at[1], final.mean[2] - at[2]);
     if (Number.isFinite(move) && move > 0) contraction = (2 * next) / move;
     move = next;

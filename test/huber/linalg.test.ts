@@ -230,4 +230,38 @@ describe('smallestEigenvector (inverse iteration)', () => {
       }
     }
   });
+
+  it('from an initial guess, near, random or almost orthogonal to the answer, reaches the same eigenvector', () => {
+    const rng = createRng(33);
+    const spectra = [
+      [1, 0.5, 0.2, 1e-9],
+      [1, 0.3, 0.05, 0],
+      [1, 0.9, 0.8, 0.79],
+      [2, 1, 0.5],
+    ];
+    for (const values of spectra) {
+      const d = values.length;
+      for (let trial = 0; trial < 5; trial++) {
+        const m = withSpectrum(rng, values);
+        const reference = symmetricEigen(m, d);
+        const column = (j: number) => Array.from({ length: d }, (_, i) => reference.vectors[i * d + j]!);
+        const answer = column(d - 1);
+        const second = column(d - 2);
+        const guesses = [
+          answer.map((v) => v + 1e-3 * rng.normal()),
+          answer.map(() => rng.normal()),
+          // Almost the second eigenvector: inverse iteration still turns to the smallest, or falls back.
+          second.map((v, i) => 5 * v + 1e-6 * answer[i]!),
+          new Array<number>(d).fill(0),
+        ];
+        for (const guess of guesses) {
+          const v = smallestEigenvector(m, d, guess);
+          let dot = 0;
+          for (let i = 0; i < d; i++) dot += v[i]! * answer[i]!;
+          expect(Math.abs(dot)).toBeCloseToNested(1, { abs: 1e-9 });
+          assert.ok(unitResidual(m, v, d) < 1e-9);
+        }
+      }
+    }
+  });
 });

@@ -16,6 +16,7 @@ import {
   integratePosterior,
   type PosteriorFactor,
   type QuadratureSettings,
+  RayEndCache,
 } from '../../src/huber/posterior-integration.js';
 import { TRIANGULATION_QUADRATURE, triangulatePoint, type CameraObservation } from '../../src/huber/triangulation.js';
 import { rigIntrinsics } from '../helpers/camera-rig.js';
@@ -406,4 +407,71 @@ describe("triangulatePoint's position and covariance are the linearized posterio
       expect(masses).toBeCloseToNested(LEVELS, { abs: tolerances.level });
     }, 120_000);
   }
+});
+
+describe('ray ends carried from one call to the next (RayEndCache)', () => {
+  const c = cameraCases[4]!;
+  const factors = c.factors as PosteriorFactor[];
+  const frameOf = () => {
+    const frame = gaussNewtonFrame(c);
+    return { center: frame.center, scale: lowerCholesky(frame.covariance, c.d) };
+  };
+  const shifted = (by: number) =>
+    factors.map((factor) => factor.map((component) => ({ ...component, offset: Array.from(component.offset, (v) => v + by) })));
+
+  test('a new cache changes nothing; the same posterior again reuses its ends and gives the same result', () => {
+    const frame = frameOf();
+    const plain = integratePosterior(3, c.delta, factors, frame, TRIANGULATION_QUADRATURE, LEVELS);
+    const cache = new RayEndCache();
+    expect(integratePosterior(3, c.delta, factors, frame, TRIANGULATION_QUADRATURE, LEVELS, cache)).toEqual(plain);
+    assert.equal(cache.lengths.length, 72);
+    assert.ok(cache.lengths.every((length) => length > 1 && Number.isFinite(length)));
+    expect(integratePosterior(3, c.delta, factors, frame, TRIANGULATION_QUADRATURE, LEVELS, cache)).toEqual(plain);
+    expect([cache.searched, cache.reused]).toEqual([1, 1]);
+  });
+
+  test('moved by 1e-6 of its σ (a fixed-point pass) it reuses them, and agrees with a fresh search to 1e-9', () => {
+    const frame = frameOf();
+    const cache = new RayEndCache();
+    integratePosterior(3, c.delta, factors, frame, TRIANGULATION_QUADRATURE, [], cache);
+    const moved = shifted(1e-6);
+    const fresh = integratePosterior(3, c.delta, moved, frame, TRIANGULATION_QUADRATURE, LEVELS);
+    const carried = integratePosterior(3, c.delta, moved, frame, TRIANGULATION_QUADRATURE, LEVELS, cache);
+    expect([cache.searched, cache.reused]).toEqual([1, 1]);
+    const { meanError, covarianceError } = errors(fresh, carried.mean, carried.covariance);
+    assert.ok(meanError < 1e-9 && covarianceError < 1e-9, `${meanError}, ${covarianceError}`);
+    expect(carried.radii).toBeCloseToNested(fresh.radii, { rel: 1e-9 });
+  });
+
+  test('moved by 1e-3 of its σ, in another frame, with another tail or δ, it searches again: the fresh result', () => {
+    const frame = frameOf();
+    const cache = new RayEndCache();
+    integratePosterior(3, c.delta, factors, frame, TRIANGULATION_QUADRATURE, [], cache);
+    const moved = shifted(1e-3);
+    expect(integratePosterior(3, c.delta, moved, frame, TRIANGULATION_QUADRATURE, LEVELS, cache)).toEqual(
+      integratePosterior(3, c.delta, moved, frame, TRIANGULATION_QUADRATURE, LEVELS),
+    );
+    const wider = { center: frame.center, scale: Array.from(frame.scale, (v) => 1.5 * v) };
+    expect(integratePosterior(3, c.delta, moved, wider, TRIANGULATION_QUADRATURE, LEVELS, cache)).toEqual(
+      integratePosterior(3, c.delta, moved, wider, TRIANGULATION_QUADRATURE, LEVELS),
+    );
+    // The same residuals under another rule's tail or another δ end elsewhere.
+    const longerTail = { ...TRIANGULATION_QUADRATURE, tailCost: 30 };
+    expect(integratePosterior(3, c.delta, moved, wider, longerTail, LEVELS, cache)).toEqual(
+      integratePosterior(3, c.delta, moved, wider, longerTail, LEVELS),
+    );
+    expect(integratePosterior(3, 2 * c.delta, moved, wider, longerTail, LEVELS, cache)).toEqual(
+      integratePosterior(3, 2 * c.delta, moved, wider, longerTail, LEVELS),
+    );
+    expect([cache.searched, cache.reused]).toEqual([5, 0]);
+  });
+
+  test('ends that are reused are used: a cache cut at one σ loses most of the mass', () => {
+    const frame = frameOf();
+    const cache = new RayEndCache();
+    const plain = integratePosterior(3, c.delta, factors, frame, TRIANGULATION_QUADRATURE, [], cache);
+    cache.lengths.fill(1);
+    const cut = integratePosterior(3, c.delta, factors, frame, TRIANGULATION_QUADRATURE, [], cache);
+    assert.ok(cut.logMass < plain.logMass - 0.5, `${cut.logMass} against ${plain.logMass}`);
+  });
 });
