@@ -18,6 +18,8 @@ export type ChildMessage =
       loopDelayMaxMs: number;
       peakRssBytes: number;
       lifetimeMaxRssBytes: number;
+      /** process.memoryUsage() at the phase's end: what of the RSS V8 knows of (heap, external, array buffers). */
+      memoryAtEnd: NodeJS.MemoryUsage;
       /** CPU seconds the phase cost, by thread: the event loop, libvips's pool, and all the rest (inference, GC, libuv). */
       cpuSeconds: { eventLoop: number; eventLoopSystem: number; libvips: number; other: number };
       /** Fraction of the phase the event loop was busy (performance.eventLoopUtilization). */
@@ -122,6 +124,7 @@ async function main(): Promise<void> {
         peakRssBytes: peakRss,
         // ru_maxrss is in KiB on Linux and covers start-up and model loading as well.
         lifetimeMaxRssBytes: process.resourceUsage().maxRSS * 1024,
+        memoryAtEnd: process.memoryUsage(),
         cpuSeconds: {
           eventLoop: cpu.eventLoop - cpuAtStart.eventLoop,
           eventLoopSystem: cpu.eventLoopSystem - cpuAtStart.eventLoopSystem,

@@ -51,9 +51,12 @@ interface Phase {
   errors: number;
   /** Crops through the model per second of the phase, by /metrics (finer-grained than completed requests). */
   inferredCropsPerSecond: number;
-  /** The service process's largest resident set so far, start-up included (VmHWM). */
+  /** The service process's largest resident set in the phase, sampled, and so far, start-up included. */
+  phaseMaxRssMiB: number;
   lifetimeMaxRssMiB: number;
 }
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 async function main(): Promise<void> {
   const configurations = parseConfigurations(process.env.BENCH_CONFIGS ?? 'default:;2x1:WORKERS_PER_MODEL=2,INTRA_OP_THREADS=1');
@@ -117,13 +120,15 @@ async function main(): Promise<void> {
           inferredCropsPerSecond: crops / duration,
           eventLoopUtilization: report.eventLoopUtilization,
           errors: result.errors + result.non2xx,
+          phaseMaxRssMiB: report.peakRssBytes / 2 ** 20,
           lifetimeMaxRssMiB: report.lifetimeMaxRssBytes / 2 ** 20,
         };
         phases[index]!.push(phase);
         console.log(
           `round ${round + 1} ${configurations[index]!.label}: ${phase.cropsPerSecond.toFixed(2)} crops/s (inferred ${phase.inferredCropsPerSecond.toFixed(2)}), /healthz p99 ${phase.healthzP99Ms.toFixed(1)} ms, ` +
             `loop p99 ${phase.loopDelayP99Ms.toFixed(1)} ms, batch ${phase.averageBatchSize.toFixed(1)}, CPU per request: loop ${phase.eventLoopMs.toFixed(1)} ms (kernel ${phase.eventLoopSystemMs.toFixed(1)}) ` +
-            `(ELU ${phase.eventLoopUtilization.toFixed(3)}), libvips ${phase.libvipsMs.toFixed(1)} ms, rest ${phase.otherMs.toFixed(0)} ms, peak RSS ${phase.lifetimeMaxRssMiB.toFixed(0)} MiB` +
+            `(ELU ${phase.eventLoopUtilization.toFixed(3)}), libvips ${phase.libvipsMs.toFixed(1)} ms, rest ${phase.otherMs.toFixed(0)} ms, RSS peak ${phase.phaseMaxRssMiB.toFixed(0)} MiB (lifetime ${phase.lifetimeMaxRssMiB.toFixed(0)}; ` +
+            `at the end V8 heap ${mib(report.memoryAtEnd.heapUsed)}, external ${mib(report.memoryAtEnd.external)} of which array buffers ${mib(report.memoryAtEnd.arrayBuffers)})` +
             (phase.errors > 0 ? `, ${phase.errors} errors` : '') +
             `; load ${os.loadavg()[0]!.toFixed(2)}`,
         );

@@ -6,6 +6,7 @@ import { DynamicBatcher } from '../inference/dynamic-batcher.js';
 import { ModelRunner } from '../inference/model-runner.js';
 import type { DescribeResult, ExecutionProviderName, TensorMetadata } from '../inference/worker-protocol.js';
 import type { Metrics } from '../metrics.js';
+import { CropBufferPool } from '../pipeline/crop-buffer-pool.js';
 import { flipPermutation, ManifestError, parseManifest, type Manifest, type ModelPrecision } from './manifest.js';
 
 export type ModelState = 'loading' | 'ready' | 'failed';
@@ -41,7 +42,15 @@ export interface ServedModel {
   kappa: number;
   itemSize: number;
   outputSize: number;
+  /** Crop buffers reused across this model's requests (src/pipeline/crop-buffer-pool.ts). */
+  cropBuffers: CropBufferPool;
 }
+
+/**
+ * Idle crop buffers a model keeps: 64 MiB is 55 two-view requests of one box at 224², more than a
+ * 2-core machine has in flight at c=8; past it the garbage collector takes them as before.
+ */
+const IDLE_CROP_BUFFER_BYTES = 64 * 2 ** 20;
 
 export interface ModelEntry {
   folder: string;
@@ -248,6 +257,7 @@ export class ModelRegistry {
         kappa: kappa(2, manifest.distribution.delta),
         itemSize,
         outputSize,
+        cropBuffers: new CropBufferPool(IDLE_CROP_BUFFER_BYTES),
       };
       if (this.options.warmup) {
         // A first run pays for memory planning and kernel selection; clients should not.

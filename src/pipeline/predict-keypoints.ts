@@ -128,7 +128,8 @@ async function decodeAndSample(
   checkBoxes(boxes, image.width, image.height, limits.maxBoxes);
   const { manifest, itemSize } = model;
   const viewCount = request.tta ? 2 : 1;
-  const crops = new Float32Array(boxes.length * viewCount * itemSize);
+  // Every element is written below (each view's three planes), so a reused buffer needs no clearing.
+  const crops = model.cropBuffers.take(boxes.length * viewCount * itemSize);
   const geometries = boxes.map((box, index) => {
     const crop = planCrop(box, manifest.crop.scale, manifest.input.size);
     const offset = index * viewCount * itemSize;
@@ -157,16 +158,17 @@ export async function predictKeypoints(
   const decoded = performance.now();
   metrics.stageDuration.observe({ model: name, stage: 'decode' }, (decoded - started) / 1000);
 
-  if (decoded > request.deadline) {
-    throw new DomainError(
-      'deadline-exceeded',
-      'the request deadline passed while the image was decoded; nothing was sent to the model',
-    );
-  }
   let outputs: Float32Array;
   try {
+    if (decoded > request.deadline) {
+      throw new DomainError(
+        'deadline-exceeded',
+        'the request deadline passed while the image was decoded; nothing was sent to the model',
+      );
+    }
     outputs = await model.batcher.submit(crops, boxes.length * viewCount, request.deadline);
   } catch (error) {
+    if (error instanceof DomainError) throw error;
     if (error instanceof DeadlineExceededError) {
       throw new DomainError(
         'deadline-exceeded',
@@ -177,6 +179,9 @@ export async function predictKeypoints(
     throw new DomainError('inference-failed', `inference failed for model "${name}"; retry the request`, undefined, {
       cause: error,
     });
+  } finally {
+    // Settled, the submission's crops are never read again (the batcher copies them at dispatch).
+    model.cropBuffers.give(crops);
   }
   await nextTurn();
   const inferred = performance.now();

@@ -159,6 +159,31 @@ describe('POST /v1/models/{model}/predict', () => {
     }
   });
 
+  test('crop buffers are reused across requests and carry nothing over: the same request answers the same', async () => {
+    const box = { x: -30, y: 40, width: 200, height: 150 };
+    const { left, right } = dotsFor(box, { size: 64 }, [400, 300]);
+    const dots = (await dotImage(400, 300, [left, right])).toString('base64');
+    // Grey everywhere, so that any crop element not written anew would hold a value the dots image has not.
+    const grey = (
+      await sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+        .png()
+        .toBuffer()
+    ).toString('base64');
+    const send = (image: string, sent: Box = box) =>
+      request(service.url)
+        .post('/v1/models/dots/predict')
+        .send({ image, boxes: [sent], tta: true });
+    const before = await send(dots);
+    const pool = service.app.models.entries.get('dots')!.served!.cropBuffers;
+    assert.ok(pool.idleBytes >= 2 * 3 * 64 * 64 * 4, `the settled request's buffer is kept (${pool.idleBytes} bytes idle)`);
+    // The same buffer holds a grey crop from inside the image next. The first box hangs over the left
+    // border, where constant padding must read 0 again for the dots image, not the grey left there.
+    const between = await send(grey, { x: 100, y: 60, width: 200, height: 150 });
+    assert.equal(between.status, 200);
+    const again = await send(dots);
+    assert.deepEqual(again.body.instances, before.body.instances);
+  });
+
   test('several boxes in one request come back in order', async () => {
     const boxesSent = [
       { x: 20, y: 20, width: 160, height: 120 },
