@@ -5,6 +5,8 @@
  * and any radius stay finite and accurate.
  */
 
+import { remembered } from './remembered.js';
+
 export const MAX_DIMENSION = 4;
 
 const SQRT_HALF_PI = Math.sqrt(Math.PI / 2);
@@ -109,22 +111,11 @@ export function logNormalizer(d: number, delta: number): number {
   return Math.log(SPHERE_AREA[d]) + Math.log(radialMoment(d - 1, delta));
 }
 
-/** κ_d(δ) per dimension and δ: two series per call are a tenth of a triangulation's input checks. */
-const kappaCache: Map<number, number>[] = Array.from({ length: MAX_DIMENSION + 1 }, () => new Map<number, number>());
-
-/** κ_d(δ): Var(y) = κ_d(δ)·Λ⁻¹. */
+/** κ_d(δ): Var(y) = κ_d(δ)·Λ⁻¹. Hot paths take it from huberConstants, which computes it once. */
 export function kappa(d: number, delta: number): number {
   assertDimension(d);
   assertDelta(delta);
-  const cache = kappaCache[d];
-  let value = cache.get(delta);
-  if (value === undefined) {
-    value = radialMoment(d + 1, delta) / (d * radialMoment(d - 1, delta));
-    // δ is a per-request number: bound the cache so that a stream of distinct values cannot grow it.
-    if (cache.size >= 256) cache.clear();
-    cache.set(delta, value);
-  }
-  return value;
+  return radialMoment(d + 1, delta) / (d * radialMoment(d - 1, delta));
 }
 
 function assertRadius(r: number): void {
@@ -212,22 +203,15 @@ const quantileCache = new Map<string, number>();
 
 /** κ and log c for (d, δ), computed once per process: the hot path must not integrate per request. */
 export function huberConstants(d: number, delta: number): HuberConstants {
-  const key = `${d}|${delta}`;
-  let cached = constantsCache.get(key);
-  if (cached === undefined) {
-    cached = { dimension: d, delta, kappa: kappa(d, delta), logNormalizer: logNormalizer(d, delta) };
-    constantsCache.set(key, cached);
-  }
-  return cached;
+  return remembered(constantsCache, `${d}|${delta}`, () => ({
+    dimension: d,
+    delta,
+    kappa: kappa(d, delta),
+    logNormalizer: logNormalizer(d, delta),
+  }));
 }
 
 /** r_p for (d, δ, p), memoized for the same reason as huberConstants. */
 export function cachedRadialQuantile(d: number, delta: number, p: number): number {
-  const key = `${d}|${delta}|${p}`;
-  let cached = quantileCache.get(key);
-  if (cached === undefined) {
-    cached = radialQuantile(d, delta, p);
-    quantileCache.set(key, cached);
-  }
-  return cached;
+  return remembered(quantileCache, `${d}|${delta}|${p}`, () => radialQuantile(d, delta, p));
 }

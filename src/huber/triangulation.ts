@@ -16,7 +16,7 @@ import {
   type QuadratureSettings,
   RayEndCache,
 } from './posterior-integration.js';
-import { cachedRadialQuantile, kappa } from './radial.js';
+import { cachedRadialQuantile, huberConstants } from './radial.js';
 import { OUTLIER_LEVEL, UNIQUENESS_RATIO } from './point-fusion.js';
 
 export interface CameraObservation {
@@ -168,7 +168,7 @@ function checkViews(cameras: ReadonlyMap<string, Camera>, observations: readonly
   if (observations.length < 2) {
     throw new EvidenceError(`a point needs observations from at least two cameras, got ${observations.length}`, 'observations');
   }
-  const k = kappa(2, delta);
+  const k = huberConstants(2, delta).kappa;
   const root = Math.sqrt(k);
   const logKappa = Math.log(k);
   const views: View[] = [];
@@ -927,7 +927,7 @@ export function triangulatePoint(
   const information = new Float64Array(9);
   evaluate(views, best.point, delta, new Float64Array(3), information);
   const roughCovariance = invertSpd(information, 3);
-  for (let i = 0; i < 9; i++) roughCovariance[i] *= kappa(2, delta);
+  for (let i = 0; i < 9; i++) roughCovariance[i] *= huberConstants(2, delta).kappa;
   const rough = integrate(best.point, best.point, cholesky(roughCovariance, 3), false);
   // With the frame held fixed the quadrature is a smooth map of the linearization point, so the fixed
   // point converges below its own rounding instead of jittering by the rule's error.

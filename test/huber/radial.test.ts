@@ -90,15 +90,19 @@ describe('normalizing constant and κ', () => {
     expect(cachedRadialQuantile(3, 0.8, 0.9)).toBeCloseToNested(radialQuantile(3, 0.8, 0.9), { rel: 1e-15 });
   });
 
-  it('κ is memoized per (d, δ): the same number on every call, also past the cache bound of 256 values of δ', () => {
+  it('κ and r_p are memoized per (d, δ): the same number on every call, also past the cache bound of 256 entries', () => {
     const direct = (d: number, delta: number) => radialMoment(d + 1, delta) / (d * radialMoment(d - 1, delta));
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 300; i++) {
         const delta = 0.05 + i * 0.033;
-        for (const d of [1, 2, 3, 4]) assert.equal(kappa(d, delta), direct(d, delta));
+        for (const d of [1, 2, 3, 4]) {
+          assert.equal(kappa(d, delta), direct(d, delta));
+          assert.equal(huberConstants(d, delta).kappa, direct(d, delta));
+        }
+        assert.equal(cachedRadialQuantile(2, delta, 0.9), radialQuantile(2, delta, 0.9));
       }
     }
-    expect(kappa(2, 1)).toBeCloseToNested(referenceKappa(2, 1), { rel: 1e-10 });
+    expect(huberConstants(2, 1).kappa).toBeCloseToNested(referenceKappa(2, 1), { rel: 1e-10 });
   });
 
   it('rejects dimensions outside 1..4 and non-positive δ', () => {
