@@ -13,7 +13,7 @@
 
 import { gaussLegendre } from './gauss-legendre.js';
 import { lebedevRule } from './lebedev.js';
-import { cachedRadialQuantile } from './radial.js';
+import { gaussianRegionRadius } from './gaussian-region.js';
 
 export interface FactorComponent {
   /** rows × d, row-major: the whitened residual is map·y − offset (A·(y − μ) for a plain observation). */
@@ -786,9 +786,9 @@ export function integratePosterior(
     };
     let longest = 0;
     for (let k = 0; k < directions.count; k++) longest = Math.max(longest, panels[3 * (panelStart[k + 1] - 1)]);
-    // The Gaussian's radius (the χ_d quantile; δ = 40 puts the Huber kink where a Gaussian has no mass) is
-    // within a few percent of these posteriors' own, two Newton steps closer than the √d used before.
-    let previous = levels.length > 0 ? cachedRadialQuantile(d, 40, levels[0]) : Math.sqrt(d);
+    // The Gaussian's radius (the χ_d quantile) is within a few percent of these posteriors' own, two
+    // Newton steps closer than the √d used before.
+    let previous = levels.length > 0 ? gaussianRegionRadius(d, levels[0]) : Math.sqrt(d);
     for (const level of levels) {
       let lo = 0;
       let hi = 4 * longest;
