@@ -1,8 +1,7 @@
-import { readlinkSync } from 'node:fs';
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
+import { lowerPriority } from './thread-priority.js';
 import type { WorkerReply } from './worker-pool.js';
 import type {
   DescribeResult,
@@ -14,24 +13,6 @@ import type {
 } from './worker-protocol.js';
 
 const settings = workerData as InferenceWorkerData;
-
-/**
- * Inference threads saturate every core; at equal priority the event loop waits its turn behind
- * them and request latency jitters. Threads inherit nice from the thread that creates them, so
- * lowering this thread's priority before the session starts its pool lowers all of them, and the
- * event loop (nice 0) runs as soon as it has work. Linux only: elsewhere, or without permission,
- * priorities stay as they are.
- */
-function lowerPriority(nice: number): string | null {
-  if (nice === 0) return null;
-  try {
-    const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    os.setPriority(threadId, nice);
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
 
 const priorityProblem = lowerPriority(settings.nice);
 

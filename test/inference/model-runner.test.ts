@@ -1,19 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'vitest';
 import { startService } from '../helpers/service.js';
-
-/** Nice values of this process's threads, by thread id (Linux /proc). */
-function threadNiceValues(): Map<number, number> {
-  const values = new Map<number, number>();
-  for (const task of readdirSync('/proc/self/task')) {
-    const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
-    // Fields after the command name; nice is field 19 of stat, the 17th after it.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    values.set(Number(task), Number(fields[16]));
-  }
-  return values;
-}
+import { threadNiceValues } from '../helpers/thread-nice.js';
 
 test(
   'inference threads run at INFERENCE_NICE while the event loop keeps normal priority',
