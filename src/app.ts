@@ -7,7 +7,8 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import fp from 'fastify-plugin';
-import { executionProviders, sessionLayout, type Config } from './config.js';
+import { executionProviders, sessionLayout, fusionThreads, type Config } from './config.js';
+import { EvidencePool } from './evidence/evidence-pool.js';
 import { withBearerAuth } from './auth.js';
 import { cudaUnavailableReason } from './inference/cuda-availability.js';
 import type { ExecutionProviderName } from './inference/worker-protocol.js';
@@ -133,6 +134,12 @@ export const huberKeypointsPlugin = fp<AppOptions>(
       registry.closing = true;
     });
     fastify.addHook('onClose', async () => registry.close());
+    const evidence = new EvidencePool({
+      size: fusionThreads(config),
+      nice: config.INFERENCE_NICE,
+      onReplace: (reason, detail) => fastify.log.warn({ reason, detail }, `a fusion thread was replaced: ${detail}`),
+    });
+    fastify.addHook('onClose', async () => evidence.close());
 
     await fastify.register(fastifyHelmet, { global: true });
     const corsOrigins = config.CORS_ORIGINS.split(',')
@@ -231,9 +238,9 @@ export const huberKeypointsPlugin = fp<AppOptions>(
       await api.register(predictRoutes, { registry, metrics, limits });
       await api.register(renderRoutes, { registry, metrics, limits });
       await api.register(kserveModelRoutes, { registry, metrics, limits });
-      await api.register(fuseRoutes, { metrics, limits: evidenceLimits });
-      await api.register(triangulateRoutes, { metrics, limits: evidenceLimits });
-      await api.register(predictMultiviewRoutes, { registry, metrics, limits, evidenceLimits });
+      await api.register(fuseRoutes, { metrics, limits: evidenceLimits, evidence });
+      await api.register(triangulateRoutes, { metrics, limits: evidenceLimits, evidence });
+      await api.register(predictMultiviewRoutes, { registry, metrics, limits, evidenceLimits, evidence });
       await api.register(smoothRoutes, { metrics });
     });
     if (config.METRICS_PORT === 0) metricsRoute(fastify, metrics);

@@ -76,7 +76,12 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     default: 256,
     description:
-      'Points one fuse or triangulate request may hold; past it, 422. The math runs on the event loop in slices of at most 10 ms.',
+      'Points one fuse or triangulate request may hold; past it, 422. The math runs on FUSION_THREADS, off the event loop.',
+  }),
+  FUSION_THREADS: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 64 })], {
+    default: 'auto',
+    description:
+      'Worker threads for the fusion and triangulation math (fuse, triangulate, predict-multiview), started by the first such request; auto: one per core. They run at INFERENCE_NICE.',
   }),
   MAX_CAMERAS: Type.Integer({
     minimum: 2,
@@ -91,6 +96,11 @@ export const ConfigSchema = Type.Object({
 });
 
 export type Config = Static<typeof ConfigSchema>;
+
+/** FUSION_THREADS as a count: `auto` is one thread per core. */
+export function fusionThreads(config: Pick<Config, 'FUSION_THREADS'>): number {
+  return config.FUSION_THREADS === 'auto' ? os.availableParallelism() : config.FUSION_THREADS;
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

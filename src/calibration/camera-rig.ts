@@ -71,3 +71,14 @@ export function rigFromCalibration(text: string, maxCameras: number): Map<string
   const { cameras, locate } = parseCalibrationToml(text);
   return buildCameraRig(cameras, maxCameras, 'calibration', locate);
 }
+
+/**
+ * A request's cameras as it sent them: JSON specs (named under `source` in messages) or calibration.toml
+ * text. Plain data, so the same rig can be rebuilt where the triangulation runs (a worker thread).
+ */
+export type RigSource = { cameras: readonly CameraSpec[]; source: string } | { calibration: string };
+
+export function rigFromSource(rig: RigSource, maxCameras: number): Map<string, Camera> {
+  if ('calibration' in rig) return rigFromCalibration(rig.calibration, maxCameras);
+  return buildCameraRig(rig.cameras, maxCameras, rig.source);
+}

@@ -1,13 +1,13 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { unprocessable } from '../errors.js';
 import { ellipseFromCovariance, rmse } from '../huber/index.js';
-import { fusePoint, type FusedPoint } from '../huber/point-fusion.js';
+import { PointRefusedError, type EvidencePool } from '../evidence/evidence-pool.js';
+import type { FusedPoint } from '../huber/point-fusion.js';
 import type { Metrics } from '../metrics.js';
 import { DEFAULT_DELTA, DEFAULT_LEVEL } from '../schemas/fusion.js';
 import { FuseBody, FuseResponse, type FuseRequest } from '../schemas/fuse.js';
 import { problemResponses } from '../schemas/problem.js';
-import { withEvidenceProblems } from './evidence-problems.js';
-import { mapYielding } from './yielding-map.js';
+import { evidenceProblem } from './evidence-problems.js';
 
 export interface EvidenceLimits {
   maxPoints: number;
@@ -104,9 +104,9 @@ function fusedPointOut(name: string | undefined, d: number, fused: FusedPoint, w
   };
 }
 
-export const fuseRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics; limits: EvidenceLimits }> = (
+export const fuseRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics; limits: EvidenceLimits; evidence: EvidencePool }> = (
   app,
-  { metrics, limits },
+  { metrics, limits, evidence },
   done,
 ) => {
   app.post(
@@ -140,15 +140,20 @@ export const fuseRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics; limits
       points.forEach((point, index) => checkObservationCount(point.observations.length, index, limits));
       const dimensions = points.map(checkDimensions);
       const labels = { endpoint: 'fuse', model: '' };
-      const out = await mapYielding(points, (point, index) => {
-        const observations = point.observations.map(({ mean, covariance }) => ({
-          mean: Float64Array.from(mean),
-          covariance: flatten(covariance),
-        }));
-        const fused = withEvidenceProblems(`points[${index}]`, () => fusePoint(observations, { delta, level, sensitivities }));
-        metrics.evidenceIterations.observe(labels, fused.iterations);
-        metrics.evidenceOutliers.inc(labels, fused.observations.filter((observation) => observation.outlier).length);
-        return fusedPointOut(point.name, dimensions[index] ?? 0, fused, sensitivities);
+      const observations = points.map((point) =>
+        point.observations.map(({ mean, covariance }) => ({ mean: Float64Array.from(mean), covariance: flatten(covariance) })),
+      );
+      let fused: FusedPoint[];
+      try {
+        fused = await evidence.fuse(observations, { delta, level, sensitivities });
+      } catch (error) {
+        if (error instanceof PointRefusedError) throw evidenceProblem(error.refusal, `points[${error.index}]`);
+        throw error;
+      }
+      const out = fused.map((result, index) => {
+        metrics.evidenceIterations.observe(labels, result.iterations);
+        metrics.evidenceOutliers.inc(labels, result.observations.filter((observation) => observation.outlier).length);
+        return fusedPointOut(points[index]!.name, dimensions[index] ?? 0, result, sensitivities);
       });
       metrics.evidencePoints.inc(labels, points.length);
       return { points: out };

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { buildCameraRig, rigFromCalibration } from '../calibration/camera-rig.js';
+import { rigFromSource, type RigSource } from '../calibration/camera-rig.js';
+import type { EvidencePool } from '../evidence/evidence-pool.js';
 import { DomainError } from '../domain-errors.js';
 import { badRequest, payloadTooLarge, ProblemError, problemFromDomain, unprocessable, unsupportedMediaType } from '../errors.js';
-import type { Camera } from '../huber/camera.js';
 import type { CameraObservation } from '../huber/triangulation.js';
 import type { Metrics } from '../metrics.js';
 import type { ModelRegistry } from '../models/model-registry.js';
@@ -109,9 +109,8 @@ async function readMultiviewForm(request: FastifyRequest, maxCameras: number): P
   }
 }
 
-function rigOf(calibration: PredictMultiviewRequest['calibration'], maxCameras: number): Map<string, Camera> {
-  if (typeof calibration === 'string') return withEvidenceProblems('', () => rigFromCalibration(calibration, maxCameras));
-  return withEvidenceProblems('', () => buildCameraRig(calibration.cameras, maxCameras, 'calibration.cameras'));
+function rigSource(calibration: PredictMultiviewRequest['calibration']): RigSource {
+  return typeof calibration === 'string' ? { calibration } : { cameras: calibration.cameras, source: 'calibration.cameras' };
 }
 
 /** A refusal from one camera's prediction, with the camera named (the pipeline knows only its image). */
@@ -135,12 +134,12 @@ function forCamera(camera: string, error: unknown): unknown {
  * The deadline covers the whole request (docs/fusion.md): a keypoint not yet triangulated when it passes
  * is not computed, since the client has stopped waiting for the answer it would be part of.
  */
-function stopAtDeadline(deadline: number, total: number): (index: number) => void {
-  return (index) => {
+function stopAtDeadline(deadline: number, total: number): (done: number) => void {
+  return (done) => {
     if (performance.now() <= deadline) return;
     throw new DomainError(
       'deadline-exceeded',
-      `the request deadline passed after the 2-D predictions, while the keypoints were triangulated (${index} of ${total} done); the rest were not computed`,
+      `the request deadline passed after the 2-D predictions, while the keypoints were triangulated (${done} of ${total} done); the rest were not computed`,
     );
   };
 }
@@ -176,7 +175,8 @@ export const predictMultiviewRoutes: FastifyPluginCallbackTypebox<{
   metrics: Metrics;
   limits: PredictLimits;
   evidenceLimits: EvidenceLimits;
-}> = (app, { registry, metrics, limits, evidenceLimits }, done) => {
+  evidence: EvidencePool;
+}> = (app, { registry, metrics, limits, evidenceLimits, evidence }, done) => {
   app.post(
     '/v1/models/:model/predict-multiview',
     {
@@ -211,7 +211,8 @@ export const predictMultiviewRoutes: FastifyPluginCallbackTypebox<{
       const served = servedModel(findModel(registry, request.params.model));
       const body = request.body;
       const images = imagesByRequest.get(request) ?? new Map<string, Buffer>();
-      const rig = rigOf(body.calibration, evidenceLimits.maxCameras);
+      const source = rigSource(body.calibration);
+      const rig = withEvidenceProblems('', () => rigFromSource(source, evidenceLimits.maxCameras));
       for (const camera of rig.keys()) {
         // Its image part would be read as that field: the form cannot say which was meant.
         if (FIELDS.has(camera)) {
@@ -276,7 +277,8 @@ export const predictMultiviewRoutes: FastifyPluginCallbackTypebox<{
       const manifest = served.manifest;
       const points = keypointEvidence(served.keypointNames, served.flip, predictions, body.swapPrior ?? DEFAULT_SWAP_PRIOR);
       const keypoints = await triangulatePoints(
-        rig,
+        evidence,
+        { source, cameras: rig, maxCameras: evidenceLimits.maxCameras },
         points,
         { delta: manifest.distribution.delta, level },
         metrics,

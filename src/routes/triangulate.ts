@@ -1,21 +1,16 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import { buildCameraRig, rigFromCalibration } from '../calibration/camera-rig.js';
+import { rigFromSource, type RigSource } from '../calibration/camera-rig.js';
+import { PointRefusedError, type EvidencePool } from '../evidence/evidence-pool.js';
 import { badRequest, unprocessable } from '../errors.js';
 import type { Camera } from '../huber/camera.js';
 import { rmse } from '../huber/index.js';
-import {
-  triangulatePoint,
-  type CameraObservation,
-  type TriangulatedPoint,
-  type TriangulationOptions,
-} from '../huber/triangulation.js';
+import type { CameraObservation, TriangulatedPoint, TriangulationOptions } from '../huber/triangulation.js';
 import type { Metrics } from '../metrics.js';
 import { DEFAULT_DELTA, DEFAULT_LEVEL } from '../schemas/fusion.js';
 import { problemResponses } from '../schemas/problem.js';
 import { TriangulateBody, TriangulateResponse, type TriangulateRequest } from '../schemas/triangulate.js';
-import { withEvidenceProblems } from './evidence-problems.js';
+import { evidenceProblem, withEvidenceProblems } from './evidence-problems.js';
 import { checkObservationCount, checkPointCount, flatten, matrixRows, type EvidenceLimits } from './fuse.js';
-import { mapYielding } from './yielding-map.js';
 
 /** One point's evidence as the triangulation takes it, and where its values sit in the request. */
 export interface PointEvidence {
@@ -91,28 +86,41 @@ export function triangulatedPointOut(name: string | undefined, point: Triangulat
 }
 
 /**
- * Triangulates every point, counting what the metrics report; refusals name the point's path.
- * `beforePoint` runs before each point's math and may throw to stop the rest (a request's deadline).
+ * Triangulates every point on the pool's threads, counting what the metrics report; a refusal names the
+ * first refused point's path. `beforeRun(done)` runs before each run of points is handed out and may throw
+ * to stop the rest (a request's deadline).
  */
 export async function triangulatePoints(
-  rig: ReadonlyMap<string, Camera>,
+  evidence: EvidencePool,
+  rig: { source: RigSource; cameras: ReadonlyMap<string, Camera>; maxCameras: number },
   points: readonly PointEvidence[],
   options: TriangulationOptions,
   metrics: Metrics,
   labels: { endpoint: string; model: string },
-  beforePoint?: (index: number) => void,
+  beforeRun?: (done: number) => void,
 ) {
-  for (const point of points) checkPointCameras(point, rig);
-  const results = await mapYielding(points, (point, index) => {
-    beforePoint?.(index);
-    const result = withEvidenceProblems(point.path, () => triangulatePoint(rig, point.observations, options));
+  for (const point of points) checkPointCameras(point, rig.cameras);
+  let results: TriangulatedPoint[];
+  try {
+    results = await evidence.triangulate(
+      rig.source,
+      rig.maxCameras,
+      points.map((point) => point.observations),
+      options,
+      beforeRun,
+    );
+  } catch (error) {
+    if (error instanceof PointRefusedError) throw evidenceProblem(error.refusal, points[error.index]!.path);
+    throw error;
+  }
+  const out = results.map((result, index) => {
     metrics.evidenceIterations.observe(labels, result.iterations);
     metrics.evidenceOutliers.inc(labels, result.cameras.filter((camera) => camera.outlier).length);
     metrics.evidenceSwaps.inc(labels, result.cameras.filter((camera) => camera.component > 0).length);
-    return triangulatedPointOut(point.name, result, options.sensitivities ?? false);
+    return triangulatedPointOut(points[index]!.name, result, options.sensitivities ?? false);
   });
   metrics.evidencePoints.inc(labels, points.length);
-  return results;
+  return out;
 }
 
 type ObservationIn = TriangulateRequest['points'][number]['observations'][number];
@@ -133,29 +141,23 @@ function cameraObservation(observation: ObservationIn): CameraObservation {
   return converted;
 }
 
-function requestRig(body: TriangulateRequest, limits: EvidenceLimits): Map<string, Camera> {
+function requestRig(body: TriangulateRequest): RigSource {
   if (body.cameras !== undefined && body.calibration !== undefined) {
     throw badRequest('send the cameras either as `cameras` or as `calibration`, not both', 'cameras-or-calibration');
   }
-  if (body.cameras !== undefined) {
-    const cameras = body.cameras;
-    return withEvidenceProblems('', () => buildCameraRig(cameras, limits.maxCameras));
-  }
-  if (body.calibration !== undefined) {
-    const calibration = body.calibration;
-    return withEvidenceProblems('', () => rigFromCalibration(calibration, limits.maxCameras));
-  }
+  if (body.cameras !== undefined) return { cameras: body.cameras, source: 'cameras' };
+  if (body.calibration !== undefined) return { calibration: body.calibration };
   throw badRequest(
     'the request needs its cameras: `cameras` (JSON) or `calibration` (calibration.toml text)',
     'cameras-or-calibration',
   );
 }
 
-export const triangulateRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics; limits: EvidenceLimits }> = (
-  app,
-  { metrics, limits },
-  done,
-) => {
+export const triangulateRoutes: FastifyPluginCallbackTypebox<{
+  metrics: Metrics;
+  limits: EvidenceLimits;
+  evidence: EvidencePool;
+}> = (app, { metrics, limits, evidence }, done) => {
   app.post(
     '/v1/triangulate',
     {
@@ -182,7 +184,8 @@ export const triangulateRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics;
       const body = request.body;
       checkPointCount(body.points.length, limits);
       body.points.forEach((point, index) => checkObservationCount(point.observations.length, index, limits));
-      const rig = requestRig(body, limits);
+      const source = requestRig(body);
+      const cameras = withEvidenceProblems('', () => rigFromSource(source, limits.maxCameras));
       const points: PointEvidence[] = body.points.map((point, index) => ({
         name: point.name,
         path: `points[${index}]`,
@@ -193,7 +196,10 @@ export const triangulateRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics;
         level: body.level ?? DEFAULT_LEVEL,
         sensitivities: body.sensitivities ?? false,
       };
-      return { points: await triangulatePoints(rig, points, options, metrics, { endpoint: 'triangulate', model: '' }) };
+      const rig = { source, cameras, maxCameras: limits.maxCameras };
+      return {
+        points: await triangulatePoints(evidence, rig, points, options, metrics, { endpoint: 'triangulate', model: '' }),
+      };
     },
   );
   done();
