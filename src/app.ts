@@ -137,8 +137,12 @@ export const huberKeypointsPlugin = fp<AppOptions>(
     const evidence = new EvidencePool({
       size: fusionThreads(config),
       nice: config.INFERENCE_NICE,
-      onReplace: (reason, detail) => fastify.log.warn({ reason, detail }, `a fusion thread was replaced: ${detail}`),
+      onReplace: (reason, detail) => {
+        metrics.evidenceThreadReplacements.inc({ reason });
+        fastify.log.warn({ reason, detail }, `a fusion thread was replaced: ${detail}`);
+      },
     });
+    metrics.evidenceRunsSource.read = () => evidence.pending;
     fastify.addHook('onClose', async () => evidence.close());
 
     await fastify.register(fastifyHelmet, { global: true });

@@ -109,6 +109,29 @@ export function createMetrics() {
     labelNames: ['endpoint', 'model'] as const,
     registers: [registry],
   });
+  const evidenceDuration = new client.Histogram({
+    name: 'huber_evidence_duration_seconds',
+    help: 'Wall time of the fusion or triangulation math of one request on the evidence threads, waiting included, by endpoint and model.',
+    labelNames: ['endpoint', 'model'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  /** Runs of points handed to the evidence threads and not yet answered, read when Prometheus scrapes. */
+  const evidenceRunsSource: { read: () => number } = { read: () => 0 };
+  const evidenceRuns = new client.Gauge({
+    name: 'huber_evidence_pending_runs',
+    help: 'Runs of points (fusion or triangulation) on or waiting for the evidence threads (FUSION_THREADS).',
+    registers: [registry],
+    collect() {
+      this.set(evidenceRunsSource.read());
+    },
+  });
+  const evidenceThreadReplacements = new client.Counter({
+    name: 'huber_evidence_thread_replacements_total',
+    help: 'Evidence threads replaced after their thread died (reason crash).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const smoothingTracks = new client.Counter({
     name: 'huber_smoothing_tracks_total',
     help: 'Tracks smoothed or filtered by /v1/smooth, by mode (smoother, filter).',
@@ -151,6 +174,10 @@ export function createMetrics() {
     evidenceIterations,
     evidenceOutliers,
     evidenceSwaps,
+    evidenceDuration,
+    evidenceRuns,
+    evidenceRunsSource,
+    evidenceThreadReplacements,
     smoothingTracks,
     smoothingFrames,
     smoothingIterations,

@@ -55,6 +55,11 @@ export class EvidencePool {
     return this.options.size;
   }
 
+  /** Runs handed out and not yet answered, or waiting for a thread. */
+  get pending(): number {
+    return this.pool?.pending ?? 0;
+  }
+
   private workers(): WorkerPool {
     if (this.pool === null) {
       const entry = workerEntry('../evidence/evidence-worker.js', import.meta.url);

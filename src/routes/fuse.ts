@@ -144,11 +144,14 @@ export const fuseRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics; limits
         point.observations.map(({ mean, covariance }) => ({ mean: Float64Array.from(mean), covariance: flatten(covariance) })),
       );
       let fused: FusedPoint[];
+      const started = performance.now();
       try {
         fused = await evidence.fuse(observations, { delta, level, sensitivities });
       } catch (error) {
         if (error instanceof PointRefusedError) throw evidenceProblem(error.refusal, `points[${error.index}]`);
         throw error;
+      } finally {
+        metrics.evidenceDuration.observe(labels, (performance.now() - started) / 1000);
       }
       const out = fused.map((result, index) => {
         metrics.evidenceIterations.observe(labels, result.iterations);

@@ -101,6 +101,7 @@ export async function triangulatePoints(
 ) {
   for (const point of points) checkPointCameras(point, rig.cameras);
   let results: TriangulatedPoint[];
+  const started = performance.now();
   try {
     results = await evidence.triangulate(
       rig.source,
@@ -112,6 +113,8 @@ export async function triangulatePoints(
   } catch (error) {
     if (error instanceof PointRefusedError) throw evidenceProblem(error.refusal, points[error.index]!.path);
     throw error;
+  } finally {
+    metrics.evidenceDuration.observe(labels, (performance.now() - started) / 1000);
   }
   const out = results.map((result, index) => {
     metrics.evidenceIterations.observe(labels, result.iterations);

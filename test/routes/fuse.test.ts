@@ -499,6 +499,10 @@ describe('POST /v1/fuse', () => {
       count(after, 'huber_evidence_solver_iterations_count') - count(before, 'huber_evidence_solver_iterations_count'),
       2,
     );
+    assert.equal(
+      count(after, 'huber_evidence_duration_seconds_count') - count(before, 'huber_evidence_duration_seconds_count'),
+      1,
+    );
   });
 
   test('the wild observation of the metrics test is an outlier by the 99 % rule of the reference radial distribution', () => {

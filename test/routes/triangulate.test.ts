@@ -256,6 +256,42 @@ describe('POST /v1/triangulate', () => {
     const after = await read();
     assert.equal(count(after, 'huber_evidence_points_total') - count(before, 'huber_evidence_points_total'), 2);
     assert.equal(count(after, 'huber_evidence_swaps_total') - count(before, 'huber_evidence_swaps_total'), 1);
+    assert.equal(
+      count(after, 'huber_evidence_duration_seconds_count') - count(before, 'huber_evidence_duration_seconds_count'),
+      1,
+    );
+  });
+
+  test('/metrics shows the runs on the evidence threads while a request is triangulated, none after', async () => {
+    const pendingRuns = async () =>
+      Number(/^huber_evidence_pending_runs (\S+)$/m.exec((await request(service.url).get('/metrics')).text)?.[1]);
+    const left: Vec3 = [-0.15, 0.02, 0.05];
+    const right: Vec3 = [0.15, -0.03, -0.04];
+    const observations = RIG.map((camera, c) => ({
+      camera: camera.name,
+      mean: projectPoint(camera, left),
+      covariance: COVARIANCES[c],
+      alternatives: [{ mean: projectPoint(camera, right), covariance: COVARIANCES[c], prior: 0.05 }],
+    }));
+    // Four requests of MAX_FUSION_POINTS (8) points with a flip partner each at once: a hundred milliseconds
+    // or more of work, cut into runs.
+    let finished = false;
+    const body = { cameras: RIG.map(jsonCamera), points: Array.from({ length: 8 }, () => ({ observations })) };
+    const answers = Promise.all(Array.from({ length: 4 }, () => triangulate(body))).then((responses) => {
+      finished = true;
+      return responses;
+    });
+    let seen = 0;
+    while (!finished) {
+      seen = Math.max(seen, await pendingRuns());
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.deepEqual(
+      (await answers).map((response) => response.status),
+      [200, 200, 200, 200],
+    );
+    assert.ok(seen >= 1, `pending runs seen while the request ran: ${seen}`);
+    assert.equal(await pendingRuns(), 0);
   });
 
   const identity = [
