@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -526,4 +527,44 @@ describe('POST /v1/triangulate', () => {
       );
     });
   }
+});
+
+describe('closing the app while points are triangulated', () => {
+  test(
+    'every request in flight is answered in full, then the evidence threads stop',
+    { skip: process.platform !== 'linux' },
+    async () => {
+      const service = await startService({ models: [] });
+      try {
+        const left: Vec3 = [-0.15, 0.02, 0.05];
+        const right: Vec3 = [0.15, -0.03, -0.04];
+        const observations = RIG.map((camera, c) => ({
+          camera: camera.name,
+          mean: projectPoint(camera, left),
+          covariance: COVARIANCES[c],
+          alternatives: [{ mean: projectPoint(camera, right), covariance: COVARIANCES[c], prior: 0.05 }],
+        }));
+        const body = { cameras: RIG.map(jsonCamera), points: Array.from({ length: 48 }, () => ({ observations })) };
+        const threadsBefore = readdirSync('/proc/self/task').length;
+        const answers = Array.from({ length: 3 }, () =>
+          request(service.url)
+            .post('/v1/triangulate')
+            .send(body)
+            .then((response) => response),
+        );
+        // Close once the math is under way: the threads exist and runs are out.
+        while (!/^huber_evidence_pending_runs [1-9]/m.test((await request(service.url).get('/metrics')).text)) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        await service.app.close();
+        for (const response of await Promise.all(answers)) {
+          assert.equal(response.status, 200, JSON.stringify(response.body));
+          assert.equal(response.body.points.length, 48);
+        }
+        assert.ok(readdirSync('/proc/self/task').length <= threadsBefore, 'the evidence threads are gone');
+      } finally {
+        await service.close();
+      }
+    },
+  );
 });
