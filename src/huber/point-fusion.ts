@@ -15,7 +15,7 @@ import {
   type PosteriorFactor,
   type QuadratureSettings,
 } from './posterior-integration.js';
-import { kappa, radialQuantile } from './radial.js';
+import { cachedRadialQuantile, huberConstants } from './radial.js';
 import type { HuberDistribution } from './types.js';
 
 export interface GaussianObservation {
@@ -92,7 +92,7 @@ function checkObservations(
       : NaN;
   if (d !== 2 && d !== 3)
     throw new EvidenceError(`observations[0].mean must hold 2 or 3 numbers, got ${d}`, 'observations[0].mean');
-  const k = kappa(d, delta);
+  const k = huberConstants(d, delta).kappa;
   const checked = observations.map((observation, i) => {
     if (observation === null || typeof observation !== 'object') {
       throw new EvidenceError(`observations[${i}] must be an object with mean and covariance`, `observations[${i}]`);
@@ -143,7 +143,7 @@ function diagnose(
   d: number,
   delta: number,
 ): ObservationDiagnostics[] {
-  const threshold = radialQuantile(d, delta, OUTLIER_LEVEL);
+  const threshold = cachedRadialQuantile(d, delta, OUTLIER_LEVEL);
   return checked.map((observation) => {
     const r = radiusOf(observation, y, d);
     return { mahalanobis: r, weight: r <= delta ? 1 : delta / r, outlier: r > threshold };
@@ -262,17 +262,17 @@ function scaledIdentity(d: number, value: number): Float64Array {
  */
 function fuseIdentical(observation: CheckedObservation, n: number, d: number, options: FusionOptions): FusedPoint {
   const deltaPrime = Math.sqrt(n) * options.delta;
-  const kappaPrime = kappa(d, deltaPrime);
-  const shrink = kappaPrime / (n * kappa(d, options.delta));
+  const kappaPrime = huberConstants(d, deltaPrime).kappa;
+  const shrink = kappaPrime / (n * huberConstants(d, options.delta).kappa);
   const covariance = Float64Array.from(observation.covariance, (v) => (n === 1 ? v : v * shrink));
   return {
     mean: Float64Array.from(observation.mean),
     mode: Float64Array.from(observation.mean),
     covariance,
-    region: { level: options.level, radius: radialQuantile(d, deltaPrime, options.level) / Math.sqrt(kappaPrime) },
+    region: { level: options.level, radius: cachedRadialQuantile(d, deltaPrime, options.level) / Math.sqrt(kappaPrime) },
     regions: (options.levels ?? []).map((level) => ({
       level,
-      radius: radialQuantile(d, deltaPrime, level) / Math.sqrt(kappaPrime),
+      radius: cachedRadialQuantile(d, deltaPrime, level) / Math.sqrt(kappaPrime),
     })),
     iterations: 0,
     converged: true,
@@ -289,7 +289,7 @@ export function fusePoint(observations: readonly GaussianObservation[], options:
   const { delta, level } = options;
   const { d, checked } = checkObservations(observations, delta);
   if (identical(checked)) return fuseIdentical(checked[0], checked.length, d, options);
-  const k = kappa(d, delta);
+  const k = huberConstants(d, delta).kappa;
   const factors = checked.map((o) => factorOf(o, d, k));
   const distributions: HuberDistribution[] = checked.map((o) => ({
     dimension: d,
