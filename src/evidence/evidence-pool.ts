@@ -55,6 +55,12 @@ export class EvidencePool {
     return this.options.size;
   }
 
+  /** Starts every thread now rather than with the first request; resolves once all are ready. */
+  async start(): Promise<void> {
+    if (this.closed) throw new Error('the evidence pool is closed');
+    await this.workers().whenStarted();
+  }
+
   /** Runs handed out and not yet answered, or waiting for a thread. */
   get pending(): number {
     return this.pool?.pending ?? 0;

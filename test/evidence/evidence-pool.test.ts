@@ -114,7 +114,8 @@ describe('EvidencePool', () => {
 
   test('the math runs off the calling thread: its event loop stays almost idle meanwhile', async () => {
     const twoThreads = pool(2);
-    await twoThreads.triangulate(SOURCE, 8, points.slice(0, 2), OPTIONS); // threads started
+    await twoThreads.start();
+    await twoThreads.triangulate(SOURCE, 8, points.slice(0, 4), OPTIONS); // both threads warm
     const many = scene(40, 7);
     const before = performance.eventLoopUtilization();
     await twoThreads.triangulate(SOURCE, 8, many, OPTIONS);
@@ -156,8 +157,7 @@ describe('EvidencePool', () => {
     const before = new Set(threadNiceValues().keys());
     const niced = new EvidencePool({ size: 2, nice: 7 });
     pools.push(niced);
-    // Enough runs that the second thread, started once the first is ready, takes some.
-    await niced.triangulate(SOURCE, 8, scene(16, 13), OPTIONS);
+    await niced.start();
     const after = threadNiceValues();
     const lowered = [...after].filter(([thread, nice]) => !before.has(thread) && nice === 7);
     expect(lowered.length).toBeGreaterThanOrEqual(2);
@@ -168,6 +168,7 @@ describe('EvidencePool', () => {
     const closed = pool(1);
     await closed.close();
     await expect(closed.triangulate(SOURCE, 8, points.slice(0, 1), OPTIONS)).rejects.toThrow('closed');
+    await expect(closed.start()).rejects.toThrow('closed');
     expect(() => new EvidencePool({ size: 0, nice: 0 })).toThrow(RangeError);
   });
 });
