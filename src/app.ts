@@ -245,7 +245,7 @@ export const huberKeypointsPlugin = fp<AppOptions>(
       await api.register(fuseRoutes, { metrics, limits: evidenceLimits, evidence });
       await api.register(triangulateRoutes, { metrics, limits: evidenceLimits, evidence });
       await api.register(predictMultiviewRoutes, { registry, metrics, limits, evidenceLimits, evidence });
-      await api.register(smoothRoutes, { metrics });
+      await api.register(smoothRoutes, { metrics, evidence });
     });
     if (config.METRICS_PORT === 0) metricsRoute(fastify, metrics);
     fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());

@@ -111,7 +111,7 @@ export function createMetrics() {
   });
   const evidenceDuration = new client.Histogram({
     name: 'huber_evidence_duration_seconds',
-    help: 'Wall time of the fusion or triangulation math of one request on the evidence threads, waiting included, by endpoint and model.',
+    help: 'Wall time of the fusion, triangulation or smoothing math of one request on the evidence threads, waiting included, by endpoint (fuse, triangulate, predict-multiview, smooth) and model.',
     labelNames: ['endpoint', 'model'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
@@ -120,7 +120,7 @@ export function createMetrics() {
   const evidenceRunsSource: { read: () => number } = { read: () => 0 };
   const evidenceRuns = new client.Gauge({
     name: 'huber_evidence_pending_runs',
-    help: 'Runs of points (fusion or triangulation) on or waiting for the evidence threads (FUSION_THREADS).',
+    help: 'Runs of points or tracks (fusion, triangulation, smoothing) on or waiting for the evidence threads (FUSION_THREADS).',
     registers: [registry],
     collect() {
       this.set(evidenceRunsSource.read());

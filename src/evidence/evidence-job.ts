@@ -1,5 +1,8 @@
 import type { RigSource } from '../calibration/camera-rig.js';
+import { EvidenceError } from '../huber/fusion-errors.js';
 import type { FusionOptions, GaussianObservation } from '../huber/point-fusion.js';
+import { TrackInputError, type TrackField, type TrackFrameInput, type TrackOptions } from '../huber/track.js';
+import { TrackConditioningError } from '../huber/track-smoother.js';
 import type { CameraObservation, TriangulationOptions } from '../huber/triangulation.js';
 
 /** What the evidence threads are started with. */
@@ -8,17 +11,47 @@ export interface EvidenceWorkerData {
   nice: number;
 }
 
-/** A run of consecutive points of one request: fused, or triangulated in one rig. */
+/** A run of consecutive items of one request: points to fuse or to triangulate in one rig, or tracks to smooth. */
 export type EvidenceJob =
-  | { kind: 'fuse'; points: GaussianObservation[][]; options: FusionOptions }
-  | { kind: 'triangulate'; rig: RigSource; maxCameras: number; points: CameraObservation[][]; options: TriangulationOptions };
+  | { kind: 'fuse'; items: GaussianObservation[][]; options: FusionOptions }
+  | { kind: 'triangulate'; rig: RigSource; maxCameras: number; items: CameraObservation[][]; options: TriangulationOptions }
+  | { kind: 'smooth'; mode: 'smoother' | 'filter'; items: TrackFrameInput[][]; options: TrackOptions };
 
 /**
- * The points of a job in order, up to the first one the evidence cannot define; that one is `refusal`
- * (an EvidenceError's fields: plain data crosses the thread boundary, classes do not) and the job's
- * later points are not computed.
+ * A domain refusal as plain data: errors lose their class crossing a thread boundary, and the HTTP layer
+ * maps each class to its own problem.
  */
-export interface EvidenceJobResult<Point> {
-  points: Point[];
-  refusal: { index: number; message: string; path: string } | null;
+export type Refusal =
+  | { kind: 'evidence'; message: string; path: string }
+  | { kind: 'track-input'; message: string; frame: number; field: TrackField }
+  | { kind: 'track-conditioning'; message: string };
+
+/** The refusal an error stands for, or null for an error that is not the domain's (a bug: a 500). */
+export function refusalOf(error: unknown): Refusal | null {
+  if (error instanceof EvidenceError) return { kind: 'evidence', message: error.message, path: error.path };
+  if (error instanceof TrackInputError)
+    return { kind: 'track-input', message: error.message, frame: error.frame, field: error.field };
+  if (error instanceof TrackConditioningError) return { kind: 'track-conditioning', message: error.message };
+  return null;
+}
+
+/** The domain error a refusal came from, of the same class and fields. */
+export function refusalError(refusal: Refusal): EvidenceError | TrackInputError | TrackConditioningError {
+  switch (refusal.kind) {
+    case 'evidence':
+      return new EvidenceError(refusal.message, refusal.path);
+    case 'track-input':
+      return new TrackInputError(refusal.frame, refusal.field, refusal.message);
+    case 'track-conditioning':
+      return new TrackConditioningError(refusal.message);
+  }
+}
+
+/**
+ * The items of a job in order, up to the first one the domain refuses; that one is `refusal` and the
+ * job's later items are not computed.
+ */
+export interface EvidenceJobResult<Result> {
+  results: Result[];
+  refusal: { index: number; refusal: Refusal } | null;
 }

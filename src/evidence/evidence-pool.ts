@@ -1,15 +1,17 @@
 import type { RigSource } from '../calibration/camera-rig.js';
-import { EvidenceError } from '../huber/fusion-errors.js';
+import type { EvidenceError } from '../huber/fusion-errors.js';
 import type { FusedPoint, FusionOptions, GaussianObservation } from '../huber/point-fusion.js';
+import type { TrackEstimate, TrackFrameInput, TrackInputError, TrackOptions } from '../huber/track.js';
+import type { TrackConditioningError } from '../huber/track-smoother.js';
 import type { CameraObservation, TriangulatedPoint, TriangulationOptions } from '../huber/triangulation.js';
 import { workerEntry } from '../inference/worker-file.js';
 import { WorkerPool } from '../inference/worker-pool.js';
-import type { EvidenceJob, EvidenceJobResult, EvidenceWorkerData } from './evidence-job.js';
+import { refusalError, type EvidenceJob, type EvidenceJobResult, type EvidenceWorkerData } from './evidence-job.js';
 
 /**
- * The longest run of points one job carries. A point costs a few milliseconds, so a run of 4 keeps the
- * hand-off per job small against the work while a deadline check (before each run) is never more than
- * one run late.
+ * The longest run of items (points or tracks) one job carries. A point costs a few milliseconds, so a run
+ * of 4 keeps the hand-off per job small against the work while a deadline check (before each run) is
+ * never more than one run late.
  */
 const MAX_RUN = 4;
 /** Runs per thread a request is cut into at least, so that the threads finish together. */
@@ -17,12 +19,12 @@ const RUNS_PER_THREAD = 2;
 
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
-/** A point the evidence cannot define; `index` is its place among the points asked for. */
-export class PointRefusedError extends Error {
-  override name = 'PointRefusedError';
+/** An item (point or track) the domain refuses; `index` is its place among the items asked for. */
+export class RefusedItemError extends Error {
+  override name = 'RefusedItemError';
   constructor(
     readonly index: number,
-    readonly refusal: EvidenceError,
+    readonly refusal: EvidenceError | TrackInputError | TrackConditioningError,
   ) {
     super(refusal.message);
   }
@@ -38,8 +40,8 @@ export interface EvidencePoolOptions {
 }
 
 /**
- * Fusion and triangulation off the event loop and on every core (docs/fusion.md, "Where the work
- * runs"): a request's points are cut into runs that worker threads take in order.
+ * Fusion, triangulation and smoothing off the event loop and on every core (docs/fusion.md, "Where the
+ * work runs"): a request's points or tracks are cut into runs that worker threads take in order.
  */
 export class EvidencePool {
   private pool: WorkerPool | null = null;
@@ -88,7 +90,7 @@ export class EvidencePool {
   ): Promise<FusedPoint[]> {
     return this.inOrder<GaussianObservation[], FusedPoint>(
       points,
-      (slice) => ({ kind: 'fuse', points: slice, options }),
+      (slice) => ({ kind: 'fuse', items: slice, options }),
       beforeRun,
     );
   }
@@ -103,28 +105,37 @@ export class EvidencePool {
   ): Promise<TriangulatedPoint[]> {
     return this.inOrder<CameraObservation[], TriangulatedPoint>(
       points,
-      (slice) => ({ kind: 'triangulate', rig, maxCameras, points: slice, options }),
+      (slice) => ({ kind: 'triangulate', rig, maxCameras, items: slice, options }),
       beforeRun,
     );
   }
 
+  /** The tracks smoothed (or filtered), in order; refusals as for inOrder. */
+  smooth(mode: 'smoother' | 'filter', tracks: readonly TrackFrameInput[][], options: TrackOptions): Promise<TrackEstimate[]> {
+    return this.inOrder<TrackFrameInput[], TrackEstimate>(
+      tracks,
+      (slice) => ({ kind: 'smooth', mode, items: slice, options }),
+      undefined,
+    );
+  }
+
   /**
-   * Every point's result, in order, with the same outcome as one by one on this thread: a refusal is the
-   * first in point order (PointRefusedError), whatever thread met it first. `beforeRun(done)` runs before
+   * Every item's result, in order, with the same outcome as one by one on this thread: a refusal is the
+   * first in item order (RefusedItemError), whatever thread met it first. `beforeRun(done)` runs before
    * each run is handed out and may throw to stop the rest (a deadline); runs already out are awaited, so
    * nothing is left running for a request that has ended.
    */
-  private async inOrder<Input, Point>(
-    points: readonly Input[],
-    jobOf: (slice: Input[]) => EvidenceJob,
+  private async inOrder<Item, Result>(
+    items: readonly Item[],
+    jobOf: (slice: Item[]) => EvidenceJob,
     beforeRun: ((done: number) => void) | undefined,
-  ): Promise<Point[]> {
+  ): Promise<Result[]> {
     if (this.closed) throw new Error('the evidence pool is closed');
     const pool = this.workers();
-    const runLength = Math.max(1, Math.min(MAX_RUN, Math.ceil(points.length / (RUNS_PER_THREAD * this.options.size))));
-    const results: Point[] = new Array<Point>(points.length);
+    const runLength = Math.max(1, Math.min(MAX_RUN, Math.ceil(items.length / (RUNS_PER_THREAD * this.options.size))));
+    const results: Result[] = new Array<Result>(items.length);
     // Set from the jobs' callbacks; an object, since TypeScript does not see a closure's assignments.
-    const outcome: { refused: PointRefusedError | null; failure: Error | null; stopped: Error | null } = {
+    const outcome: { refused: RefusedItemError | null; failure: Error | null; stopped: Error | null } = {
       refused: null,
       failure: null,
       stopped: null,
@@ -137,7 +148,7 @@ export class EvidencePool {
       const handOut = (): void => {
         while (
           inFlight < this.options.size &&
-          next < points.length &&
+          next < items.length &&
           outcome.refused === null &&
           outcome.failure === null &&
           outcome.stopped === null
@@ -149,19 +160,19 @@ export class EvidencePool {
             break;
           }
           const start = next;
-          next = Math.min(points.length, start + runLength);
+          next = Math.min(items.length, start + runLength);
           inFlight++;
-          const job = jobOf(points.slice(start, next));
+          const job = jobOf(items.slice(start, next));
           void pool
-            .run<EvidenceJobResult<Point>>(job)
+            .run<EvidenceJobResult<Result>>(job)
             .then(
               (value) => {
-                value.points.forEach((point, offset) => (results[start + offset] = point));
-                done += value.points.length;
+                value.results.forEach((result, offset) => (results[start + offset] = result));
+                done += value.results.length;
                 if (value.refusal !== null) {
                   const index = start + value.refusal.index;
                   if (outcome.refused === null || index < outcome.refused.index) {
-                    outcome.refused = new PointRefusedError(index, new EvidenceError(value.refusal.message, value.refusal.path));
+                    outcome.refused = new RefusedItemError(index, refusalError(value.refusal.refusal));
                   }
                 }
               },

@@ -1,38 +1,50 @@
 /**
- * A thread that fuses or triangulates points (src/evidence/evidence-pool.ts): a point costs
- * milliseconds of pure arithmetic, which would otherwise hold the event loop and leave the other cores idle.
+ * A thread that fuses or triangulates points, or smooths tracks (src/evidence/evidence-pool.ts): each
+ * costs milliseconds to seconds of pure arithmetic, which would otherwise hold the event loop and leave
+ * the other cores idle.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { rigFromSource } from '../calibration/camera-rig.js';
-import { EvidenceError } from '../huber/fusion-errors.js';
 import { fusePoint } from '../huber/point-fusion.js';
+import { filterTrack } from '../huber/track-filter.js';
+import { smoothTrack } from '../huber/track-smoother.js';
 import { triangulatePoint } from '../huber/triangulation.js';
 import { lowerPriority } from '../inference/thread-priority.js';
 import type { WorkerReply } from '../inference/worker-pool.js';
-import type { EvidenceJob, EvidenceJobResult, EvidenceWorkerData } from './evidence-job.js';
+import { refusalOf, type EvidenceJob, type EvidenceJobResult, type EvidenceWorkerData } from './evidence-job.js';
 
 const settings = workerData as EvidenceWorkerData;
 // A failure to lower the priority costs only latency; the inference threads already log the reason.
 lowerPriority(settings.nice);
 
-function inOrder<Input, Point>(inputs: readonly Input[], compute: (input: Input) => Point): EvidenceJobResult<Point> {
-  const points: Point[] = [];
-  for (let index = 0; index < inputs.length; index++) {
+function inOrder<Item, Result>(items: readonly Item[], compute: (item: Item) => Result): EvidenceJobResult<Result> {
+  const results: Result[] = [];
+  for (let index = 0; index < items.length; index++) {
     try {
-      points.push(compute(inputs[index]!));
+      results.push(compute(items[index]!));
     } catch (error) {
-      if (!(error instanceof EvidenceError)) throw error;
-      return { points, refusal: { index, message: error.message, path: error.path } };
+      const refusal = refusalOf(error);
+      if (refusal === null) throw error;
+      return { results, refusal: { index, refusal } };
     }
   }
-  return { points, refusal: null };
+  return { results, refusal: null };
 }
 
 function run(job: EvidenceJob): EvidenceJobResult<unknown> {
-  if (job.kind === 'fuse') return inOrder(job.points, (observations) => fusePoint(observations, job.options));
-  // The request's thread built this rig already and refused it there if it was unusable.
-  const rig = rigFromSource(job.rig, job.maxCameras);
-  return inOrder(job.points, (observations) => triangulatePoint(rig, observations, job.options));
+  switch (job.kind) {
+    case 'fuse':
+      return inOrder(job.items, (observations) => fusePoint(observations, job.options));
+    case 'triangulate': {
+      // The request's thread built this rig already and refused it there if it was unusable.
+      const rig = rigFromSource(job.rig, job.maxCameras);
+      return inOrder(job.items, (observations) => triangulatePoint(rig, observations, job.options));
+    }
+    case 'smooth': {
+      const solve = job.mode === 'filter' ? filterTrack : smoothTrack;
+      return inOrder(job.items, (frames) => solve(frames, job.options));
+    }
+  }
 }
 
 parentPort!.on('message', (job: EvidenceJob) => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { unprocessable } from '../errors.js';
 import { ellipseFromCovariance, rmse } from '../huber/index.js';
-import { PointRefusedError, type EvidencePool } from '../evidence/evidence-pool.js';
+import { RefusedItemError, type EvidencePool } from '../evidence/evidence-pool.js';
 import type { FusedPoint } from '../huber/point-fusion.js';
 import type { Metrics } from '../metrics.js';
 import { DEFAULT_DELTA, DEFAULT_LEVEL } from '../schemas/fusion.js';
@@ -148,7 +148,7 @@ export const fuseRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics; limits
       try {
         fused = await evidence.fuse(observations, { delta, level, sensitivities });
       } catch (error) {
-        if (error instanceof PointRefusedError) throw evidenceProblem(error.refusal, `points[${error.index}]`);
+        if (error instanceof RefusedItemError) throw evidenceProblem(error.refusal, `points[${error.index}]`);
         throw error;
       } finally {
         metrics.evidenceDuration.observe(labels, (performance.now() - started) / 1000);

@@ -1,8 +1,8 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { unprocessable } from '../errors.js';
+import { RefusedItemError, type EvidencePool } from '../evidence/evidence-pool.js';
 import { TrackInputError, type TrackEstimate, type TrackFrameInput } from '../huber/track.js';
-import { filterTrack } from '../huber/track-filter.js';
-import { smoothTrack, TrackConditioningError } from '../huber/track-smoother.js';
+import { TrackConditioningError } from '../huber/track-smoother.js';
 import type { Metrics } from '../metrics.js';
 import { DEFAULT_DELTA, DEFAULT_LEVEL } from '../schemas/fusion.js';
 import { problemResponses } from '../schemas/problem.js';
@@ -63,23 +63,23 @@ function frameOut(estimate: TrackEstimate, frame: TrackEstimate['frames'][number
   };
 }
 
-/** Runs one track, naming the track (and frame) in the problem when the domain refuses it. */
-function runTrack(index: number, work: () => TrackEstimate): TrackEstimate {
-  try {
-    return work();
-  } catch (error) {
-    if (error instanceof TrackInputError) {
-      const path = `tracks[${index}].observations[${error.frame}].${error.field}`;
-      throw unprocessable(`${path}: ${error.message}`, 'invalid-track', { path });
-    }
-    if (error instanceof TrackConditioningError) {
-      throw unprocessable(`tracks[${index}]: ${error.message}`, 'ill-conditioned-track', { path: `tracks[${index}]` });
-    }
-    throw error;
+/** The problem for a track the domain refuses, naming the track (and frame); other errors as they are. */
+function trackProblem(index: number, error: unknown): unknown {
+  if (error instanceof TrackInputError) {
+    const path = `tracks[${index}].observations[${error.frame}].${error.field}`;
+    return unprocessable(`${path}: ${error.message}`, 'invalid-track', { path });
   }
+  if (error instanceof TrackConditioningError) {
+    return unprocessable(`tracks[${index}]: ${error.message}`, 'ill-conditioned-track', { path: `tracks[${index}]` });
+  }
+  return error;
 }
 
-export const smoothRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics }> = (app, { metrics }, done) => {
+export const smoothRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics; evidence: EvidencePool }> = (
+  app,
+  { metrics, evidence },
+  done,
+) => {
   app.post(
     '/v1/smooth',
     {
@@ -102,7 +102,7 @@ export const smoothRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics }> = 
         },
       },
     },
-    (request) => {
+    async (request) => {
       const { tracks, motion } = request.body;
       const delta = request.body.delta ?? DEFAULT_DELTA;
       const level = request.body.level ?? DEFAULT_LEVEL;
@@ -124,10 +124,18 @@ export const smoothRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics }> = 
         );
       }
       const inputs = tracks.map(trackFrames);
-      const solve = mode === 'filter' ? filterTrack : smoothTrack;
       const labels = { mode };
+      let estimates: TrackEstimate[];
+      const started = performance.now();
+      try {
+        estimates = await evidence.smooth(mode, inputs, { delta, level, accelerationNoise: q });
+      } catch (error) {
+        throw error instanceof RefusedItemError ? trackProblem(error.index, error.refusal) : error;
+      } finally {
+        metrics.evidenceDuration.observe({ endpoint: 'smooth', model: '' }, (performance.now() - started) / 1000);
+      }
       const out = tracks.map((track, index) => {
-        const estimate = runTrack(index, () => solve(inputs[index] ?? [], { delta, level, accelerationNoise: q }));
+        const estimate = estimates[index]!;
         metrics.smoothingIterations.observe(labels, estimate.iterations);
         metrics.smoothingOutliers.inc(labels, estimate.outliers);
         return {

@@ -1,6 +1,6 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { rigFromSource, type RigSource } from '../calibration/camera-rig.js';
-import { PointRefusedError, type EvidencePool } from '../evidence/evidence-pool.js';
+import { RefusedItemError, type EvidencePool } from '../evidence/evidence-pool.js';
 import { badRequest, unprocessable } from '../errors.js';
 import type { Camera } from '../huber/camera.js';
 import { rmse } from '../huber/index.js';
@@ -111,7 +111,7 @@ export async function triangulatePoints(
       beforeRun,
     );
   } catch (error) {
-    if (error instanceof PointRefusedError) throw evidenceProblem(error.refusal, points[error.index]!.path);
+    if (error instanceof RefusedItemError) throw evidenceProblem(error.refusal, points[error.index]!.path);
     throw error;
   } finally {
     metrics.evidenceDuration.observe(labels, (performance.now() - started) / 1000);

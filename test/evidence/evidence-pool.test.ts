@@ -1,9 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, test } from 'vitest';
 import { rigFromSource, type RigSource } from '../../src/calibration/camera-rig.js';
-import { PointRefusedError, EvidencePool } from '../../src/evidence/evidence-pool.js';
+import { RefusedItemError, EvidencePool } from '../../src/evidence/evidence-pool.js';
 import { EvidenceError } from '../../src/huber/fusion-errors.js';
 import { fusePoint, type GaussianObservation } from '../../src/huber/point-fusion.js';
+import { TrackInputError, type TrackFrameInput } from '../../src/huber/track.js';
+import { filterTrack } from '../../src/huber/track-filter.js';
+import { smoothTrack } from '../../src/huber/track-smoother.js';
 import { triangulatePoint, type CameraObservation, type TriangulationOptions } from '../../src/huber/triangulation.js';
 import { rigIntrinsics } from '../helpers/camera-rig.js';
 import { createRng } from '../helpers/prng.js';
@@ -80,11 +83,11 @@ describe('EvidencePool', () => {
           () => null,
           (error: unknown) => error,
         );
-      expect(failure).toBeInstanceOf(PointRefusedError);
-      const refused = failure as PointRefusedError;
+      expect(failure).toBeInstanceOf(RefusedItemError);
+      const refused = failure as RefusedItemError;
       expect(refused.index).toBe(2);
       expect(refused.refusal).toBeInstanceOf(EvidenceError);
-      expect({ message: refused.refusal.message, path: refused.refusal.path }).toEqual({
+      expect({ message: refused.refusal.message, path: (refused.refusal as EvidenceError).path }).toEqual({
         message: expected!.message,
         path: expected!.path,
       });
@@ -148,9 +151,48 @@ describe('EvidencePool', () => {
       () => null,
       (error: unknown) => error,
     );
-    expect(failure).toBeInstanceOf(PointRefusedError);
-    expect((failure as PointRefusedError).index).toBe(1);
-    expect(() => fusePoint(withRefusals[1]!, options)).toThrow((failure as PointRefusedError).refusal.message);
+    expect(failure).toBeInstanceOf(RefusedItemError);
+    expect((failure as RefusedItemError).index).toBe(1);
+    expect(() => fusePoint(withRefusals[1]!, options)).toThrow((failure as RefusedItemError).refusal.message);
+  });
+
+  test('smoothing: the same tracks as smoothTrack and filterTrack here, and the first refusal with its frame and field', async () => {
+    const random = createRng(19);
+    const tracks: TrackFrameInput[][] = Array.from({ length: 7 }, (_, k) =>
+      Array.from({ length: 30 + 10 * k }, (_, i) => ({
+        t: i / 30,
+        mean: i % 9 === 4 ? null : [Math.sin(i / 7) * 20 + random.normal(), 0.5 * i + random.normal()],
+        ...(i % 9 === 4 ? {} : { covariance: [1, 0.2, 0.2, 2] }),
+      })),
+    );
+    const options = { delta: 1, level: 0.9, accelerationNoise: 40 };
+    const twoThreads = pool(2);
+    expect(await twoThreads.smooth('smoother', tracks, options)).toEqual(tracks.map((frames) => smoothTrack(frames, options)));
+    expect(await twoThreads.smooth('filter', tracks, options)).toEqual(tracks.map((frames) => filterTrack(frames, options)));
+
+    // Tracks 3 and 5 go back in time at frame 6; track 3 is the one to report, with the frame and field.
+    const refused = tracks.map((frames, k) =>
+      k === 3 || k === 5 ? frames.map((frame, i) => (i === 6 ? { ...frame, t: frames[2]!.t } : frame)) : frames,
+    );
+    const failure = await twoThreads.smooth('smoother', refused, options).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(RefusedItemError);
+    expect((failure as RefusedItemError).index).toBe(3);
+    const cause = (failure as RefusedItemError).refusal;
+    expect(cause).toBeInstanceOf(TrackInputError);
+    let here: TrackInputError | undefined;
+    try {
+      smoothTrack(refused[3]!, options);
+    } catch (error) {
+      here = error as TrackInputError;
+    }
+    expect({ frame: (cause as TrackInputError).frame, field: (cause as TrackInputError).field, message: cause.message }).toEqual({
+      frame: here!.frame,
+      field: here!.field,
+      message: here!.message,
+    });
   });
 
   test.skipIf(process.platform !== 'linux')('the threads run at the nice value given, the calling thread at 0', async () => {
