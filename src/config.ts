@@ -81,7 +81,7 @@ export const ConfigSchema = Type.Object({
   FUSION_THREADS: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 64 })], {
     default: 'auto',
     description:
-      'Worker threads for the fusion and triangulation math (fuse, triangulate, predict-multiview), started by the first such request; auto: one per core. They run at INFERENCE_NICE.',
+      'Worker threads for the fusion, triangulation and smoothing math (fuse, triangulate, predict-multiview, smooth), started by the first such request; auto: one per core. They run at INFERENCE_NICE.',
   }),
   MAX_CAMERAS: Type.Integer({
     minimum: 2,

@@ -1,9 +1,10 @@
 import type { RigSource } from '../calibration/camera-rig.js';
 import { EvidenceError } from '../huber/fusion-errors.js';
 import type { FusionOptions, GaussianObservation } from '../huber/point-fusion.js';
-import { TrackInputError, type TrackField, type TrackFrameInput, type TrackOptions } from '../huber/track.js';
+import { TrackInputError, type TrackField, type TrackOptions } from '../huber/track.js';
 import { TrackConditioningError } from '../huber/track-smoother.js';
 import type { CameraObservation, TriangulationOptions } from '../huber/triangulation.js';
+import type { PackedTrackInput } from './track-codec.js';
 
 /** What the evidence threads are started with. */
 export interface EvidenceWorkerData {
@@ -11,11 +12,14 @@ export interface EvidenceWorkerData {
   nice: number;
 }
 
-/** A run of consecutive items of one request: points to fuse or to triangulate in one rig, or tracks to smooth. */
+/**
+ * A run of consecutive items of one request: points to fuse or to triangulate in one rig, or tracks to
+ * smooth (packed, track-codec.ts; their answers come back packed too).
+ */
 export type EvidenceJob =
   | { kind: 'fuse'; items: GaussianObservation[][]; options: FusionOptions }
   | { kind: 'triangulate'; rig: RigSource; maxCameras: number; items: CameraObservation[][]; options: TriangulationOptions }
-  | { kind: 'smooth'; mode: 'smoother' | 'filter'; items: TrackFrameInput[][]; options: TrackOptions };
+  | { kind: 'smooth'; mode: 'smoother' | 'filter'; items: PackedTrackInput[]; options: TrackOptions };
 
 /**
  * A domain refusal as plain data: errors lose their class crossing a thread boundary, and the HTTP layer

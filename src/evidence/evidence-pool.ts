@@ -7,6 +7,7 @@ import type { CameraObservation, TriangulatedPoint, TriangulationOptions } from 
 import { workerEntry } from '../inference/worker-file.js';
 import { WorkerPool } from '../inference/worker-pool.js';
 import { refusalError, type EvidenceJob, type EvidenceJobResult, type EvidenceWorkerData } from './evidence-job.js';
+import { packTrackInput, trackInputBuffers, unpackTrackEstimate, type PackedTrackEstimate } from './track-codec.js';
 
 /**
  * The longest run of items (points or tracks) one job carries. A point costs a few milliseconds, so a run
@@ -111,12 +112,18 @@ export class EvidencePool {
   }
 
   /** The tracks smoothed (or filtered), in order; refusals as for inOrder. */
-  smooth(mode: 'smoother' | 'filter', tracks: readonly TrackFrameInput[][], options: TrackOptions): Promise<TrackEstimate[]> {
-    return this.inOrder<TrackFrameInput[], TrackEstimate>(
+  async smooth(
+    mode: 'smoother' | 'filter',
+    tracks: readonly TrackFrameInput[][],
+    options: TrackOptions,
+  ): Promise<TrackEstimate[]> {
+    const packed = await this.inOrder<TrackFrameInput[], PackedTrackEstimate>(
       tracks,
-      (slice) => ({ kind: 'smooth', mode, items: slice, options }),
+      (slice) => ({ kind: 'smooth', mode, items: slice.map(packTrackInput), options }),
       undefined,
+      (job) => (job.kind === 'smooth' ? job.items.flatMap(trackInputBuffers) : []),
     );
+    return packed.map(unpackTrackEstimate);
   }
 
   /**
@@ -129,6 +136,7 @@ export class EvidencePool {
     items: readonly Item[],
     jobOf: (slice: Item[]) => EvidenceJob,
     beforeRun: ((done: number) => void) | undefined,
+    transferOf: (job: EvidenceJob) => ArrayBuffer[] = () => [],
   ): Promise<Result[]> {
     if (this.closed) throw new Error('the evidence pool is closed');
     const pool = this.workers();
@@ -164,7 +172,7 @@ export class EvidencePool {
           inFlight++;
           const job = jobOf(items.slice(start, next));
           void pool
-            .run<EvidenceJobResult<Result>>(job)
+            .run<EvidenceJobResult<Result>>(job, { transferList: transferOf(job) })
             .then(
               (value) => {
                 value.results.forEach((result, offset) => (results[start + offset] = result));

@@ -12,6 +12,7 @@ import { triangulatePoint } from '../huber/triangulation.js';
 import { lowerPriority } from '../inference/thread-priority.js';
 import type { WorkerReply } from '../inference/worker-pool.js';
 import { refusalOf, type EvidenceJob, type EvidenceJobResult, type EvidenceWorkerData } from './evidence-job.js';
+import { packTrackEstimate, trackEstimateBuffers, unpackTrackInput, type PackedTrackEstimate } from './track-codec.js';
 
 const settings = workerData as EvidenceWorkerData;
 // A failure to lower the priority costs only latency; the inference threads already log the reason.
@@ -31,25 +32,27 @@ function inOrder<Item, Result>(items: readonly Item[], compute: (item: Item) => 
   return { results, refusal: null };
 }
 
-function run(job: EvidenceJob): EvidenceJobResult<unknown> {
+function run(job: EvidenceJob): { value: EvidenceJobResult<unknown>; transfer: ArrayBuffer[] } {
   switch (job.kind) {
     case 'fuse':
-      return inOrder(job.items, (observations) => fusePoint(observations, job.options));
+      return { value: inOrder(job.items, (observations) => fusePoint(observations, job.options)), transfer: [] };
     case 'triangulate': {
       // The request's thread built this rig already and refused it there if it was unusable.
       const rig = rigFromSource(job.rig, job.maxCameras);
-      return inOrder(job.items, (observations) => triangulatePoint(rig, observations, job.options));
+      return { value: inOrder(job.items, (observations) => triangulatePoint(rig, observations, job.options)), transfer: [] };
     }
     case 'smooth': {
       const solve = job.mode === 'filter' ? filterTrack : smoothTrack;
-      return inOrder(job.items, (frames) => solve(frames, job.options));
+      const value = inOrder(job.items, (packed) => packTrackEstimate(solve(unpackTrackInput(packed), job.options)));
+      return { value, transfer: value.results.flatMap((packed: PackedTrackEstimate) => trackEstimateBuffers(packed)) };
     }
   }
 }
 
 parentPort!.on('message', (job: EvidenceJob) => {
   try {
-    parentPort!.postMessage({ ok: true, value: run(job) } satisfies WorkerReply);
+    const { value, transfer } = run(job);
+    parentPort!.postMessage({ ok: true, value } satisfies WorkerReply, transfer);
   } catch (error) {
     const { name, message } = error instanceof Error ? error : new Error(String(error));
     parentPort!.postMessage({ ok: false, error: { name, message } } satisfies WorkerReply);
