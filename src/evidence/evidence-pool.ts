@@ -139,6 +139,7 @@ export class EvidencePool {
     transferOf: (job: EvidenceJob) => ArrayBuffer[] = () => [],
   ): Promise<Result[]> {
     if (this.closed) throw new Error('the evidence pool is closed');
+    if (items.length === 0) return [];
     const pool = this.workers();
     const runLength = Math.max(1, Math.min(MAX_RUN, Math.ceil(items.length / (RUNS_PER_THREAD * this.options.size))));
     const results: Result[] = new Array<Result>(items.length);

@@ -206,11 +206,15 @@ describe('EvidencePool', () => {
     expect(after.get(process.pid)).toBe(0);
   });
 
-  test('a closed pool refuses work, and a pool needs a thread', async () => {
+  test('a closed pool refuses work, a pool needs a thread, and nothing to do starts none', async () => {
     const closed = pool(1);
     await closed.close();
     await expect(closed.triangulate(SOURCE, 8, points.slice(0, 1), OPTIONS)).rejects.toThrow('closed');
     await expect(closed.start()).rejects.toThrow('closed');
     expect(() => new EvidencePool({ size: 0, nice: 0 })).toThrow(RangeError);
+    // Nothing to do starts no thread.
+    const threads = threadNiceValues().size;
+    expect(await pool(2).triangulate(SOURCE, 8, [], OPTIONS)).toEqual([]);
+    expect(threadNiceValues().size).toBe(threads);
   });
 });
