@@ -169,6 +169,32 @@ describe('the Grafana dashboard', () => {
         .post('/v1/models/dots/predict')
         .send({ image: png.toString('base64') });
       assert.equal(response.status, 200);
+      // Labelled series appear once observed: one fused point for the evidence panels.
+      const fused = await request(service.url)
+        .post('/v1/fuse')
+        .send({
+          points: [
+            {
+              observations: [
+                {
+                  mean: [0, 0],
+                  covariance: [
+                    [1, 0],
+                    [0, 1],
+                  ],
+                },
+                {
+                  mean: [1, 0],
+                  covariance: [
+                    [1, 0],
+                    [0, 1],
+                  ],
+                },
+              ],
+            },
+          ],
+        });
+      assert.equal(fused.status, 200);
       const text = await (await fetch(`${service.url}/metrics`)).text();
       exposed = new Set(
         text
