@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { test } from 'vitest';
-import { loadConfig, PER_CORE_WEIGHTS_BUDGET_BYTES, sessionLayout } from '../src/config.js';
+import { fusionThreads, loadConfig, PER_CORE_WEIGHTS_BUDGET_BYTES, sessionLayout } from '../src/config.js';
 
 const cores = os.availableParallelism();
 
@@ -33,4 +33,11 @@ test('explicit sessions and threads are kept as given; WORKERS_PER_MODEL names w
   const split = loadConfig({ WORKERS_PER_MODEL: String(4 * cores) });
   assert.equal(sessionLayout(split, ['cpu'], 1).intraOpThreads, 1);
   assert.throws(() => loadConfig({ WORKERS_PER_MODEL: 'many' }), /WORKERS_PER_MODEL="many"/);
+});
+
+test('FUSION_THREADS: one thread per core by default, a count as given, and a refusal naming the variable', () => {
+  assert.equal(fusionThreads(loadConfig({})), cores);
+  assert.equal(fusionThreads(loadConfig({ FUSION_THREADS: '3' })), 3);
+  assert.throws(() => loadConfig({ FUSION_THREADS: '0' }), /FUSION_THREADS="0"/);
+  assert.throws(() => loadConfig({ FUSION_THREADS: 'all' }), /FUSION_THREADS="all"/);
 });
