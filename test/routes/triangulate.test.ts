@@ -57,6 +57,19 @@ function observationsOf(point: Vec3, offsets: number[][] = RIG.map(() => [0, 0])
   });
 }
 
+/** Every camera sees `point` with `partner` as its flip alternative (prior 0.05); `swapped` cameras see them the other way round. */
+function withFlipPartner(point: Vec3, partner: Vec3, swapped: readonly number[] = []) {
+  return RIG.map((camera, c) => {
+    const [own, other] = swapped.includes(c) ? [partner, point] : [point, partner];
+    return {
+      camera: camera.name,
+      mean: projectPoint(camera, own),
+      covariance: COVARIANCES[c],
+      alternatives: [{ mean: projectPoint(camera, other), covariance: COVARIANCES[c], prior: 0.05 }],
+    };
+  });
+}
+
 function inverse2(m: number[][]): number[][] {
   const det = m[0]![0]! * m[1]![1]! - m[0]![1]! * m[1]![0]!;
   return [
@@ -243,12 +256,7 @@ describe('POST /v1/triangulate', () => {
     const before = await read();
     const left: Vec3 = [-0.15, 0.02, 0.05];
     const right: Vec3 = [0.15, -0.03, -0.04];
-    const observations = RIG.map((camera, c) => ({
-      camera: camera.name,
-      mean: projectPoint(camera, c === 0 ? right : left),
-      covariance: COVARIANCES[c],
-      alternatives: [{ mean: projectPoint(camera, c === 0 ? left : right), covariance: COVARIANCES[c], prior: 0.05 }],
-    }));
+    const observations = withFlipPartner(left, right, [0]);
     const response = await triangulate({
       cameras: RIG.map(jsonCamera),
       points: [{ observations }, { observations: observationsOf(left) }],
@@ -268,12 +276,7 @@ describe('POST /v1/triangulate', () => {
       Number(/^huber_evidence_pending_runs (\S+)$/m.exec((await request(service.url).get('/metrics')).text)?.[1]);
     const left: Vec3 = [-0.15, 0.02, 0.05];
     const right: Vec3 = [0.15, -0.03, -0.04];
-    const observations = RIG.map((camera, c) => ({
-      camera: camera.name,
-      mean: projectPoint(camera, left),
-      covariance: COVARIANCES[c],
-      alternatives: [{ mean: projectPoint(camera, right), covariance: COVARIANCES[c], prior: 0.05 }],
-    }));
+    const observations = withFlipPartner(left, right);
     // Four requests of MAX_FUSION_POINTS (8) points with a flip partner each at once: a hundred milliseconds
     // or more of work, cut into runs.
     let finished = false;
@@ -538,12 +541,7 @@ describe('closing the app while points are triangulated', () => {
       try {
         const left: Vec3 = [-0.15, 0.02, 0.05];
         const right: Vec3 = [0.15, -0.03, -0.04];
-        const observations = RIG.map((camera, c) => ({
-          camera: camera.name,
-          mean: projectPoint(camera, left),
-          covariance: COVARIANCES[c],
-          alternatives: [{ mean: projectPoint(camera, right), covariance: COVARIANCES[c], prior: 0.05 }],
-        }));
+        const observations = withFlipPartner(left, right);
         const body = { cameras: RIG.map(jsonCamera), points: Array.from({ length: 48 }, () => ({ observations })) };
         const threadsBefore = readdirSync('/proc/self/task').length;
         const answers = Array.from({ length: 3 }, () =>
