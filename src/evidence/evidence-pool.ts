@@ -54,10 +54,6 @@ export class EvidencePool {
     }
   }
 
-  get size(): number {
-    return this.options.size;
-  }
-
   /** Starts every thread now rather than with the first request; resolves once all are ready. */
   async start(): Promise<void> {
     if (this.closed) throw new Error('the evidence pool is closed');

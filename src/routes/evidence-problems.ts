@@ -1,6 +1,8 @@
 import { CalibrationError } from '../calibration/camera-spec.js';
+import { RefusedItemError } from '../evidence/evidence-pool.js';
 import { badRequest, unprocessable } from '../errors.js';
 import { EvidenceError } from '../huber/fusion-errors.js';
+import type { Metrics } from '../metrics.js';
 
 const joinPath = (prefix: string, rest: string) => (prefix === '' ? rest : rest === '' ? prefix : `${prefix}.${rest}`);
 
@@ -31,5 +33,25 @@ export function withEvidenceProblems<T>(prefix: string, work: () => T): T {
     return work();
   } catch (error) {
     throw evidenceProblem(error, prefix);
+  }
+}
+
+/**
+ * Awaits `work` on the evidence threads, timing it in huber_evidence_duration_seconds under `labels`; an item
+ * the domain refused becomes the problem `problemOf` makes of it (which names the item in the request).
+ */
+export async function onEvidenceThreads<T>(
+  metrics: Metrics,
+  labels: { endpoint: string; model: string },
+  work: () => Promise<T>,
+  problemOf: (refused: RefusedItemError) => unknown,
+): Promise<T> {
+  const started = performance.now();
+  try {
+    return await work();
+  } catch (error) {
+    throw error instanceof RefusedItemError ? problemOf(error) : error;
+  } finally {
+    metrics.evidenceDuration.observe(labels, (performance.now() - started) / 1000);
   }
 }

@@ -1,13 +1,13 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { unprocessable } from '../errors.js';
 import { ellipseFromCovariance, rmse } from '../huber/index.js';
-import { RefusedItemError, type EvidencePool } from '../evidence/evidence-pool.js';
+import type { EvidencePool } from '../evidence/evidence-pool.js';
 import type { FusedPoint } from '../huber/point-fusion.js';
 import type { Metrics } from '../metrics.js';
 import { DEFAULT_DELTA, DEFAULT_LEVEL } from '../schemas/fusion.js';
 import { FuseBody, FuseResponse, type FuseRequest } from '../schemas/fuse.js';
 import { problemResponses } from '../schemas/problem.js';
-import { evidenceProblem } from './evidence-problems.js';
+import { evidenceProblem, onEvidenceThreads } from './evidence-problems.js';
 
 export interface EvidenceLimits {
   maxPoints: number;
@@ -143,16 +143,12 @@ export const fuseRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics; limits
       const observations = points.map((point) =>
         point.observations.map(({ mean, covariance }) => ({ mean: Float64Array.from(mean), covariance: flatten(covariance) })),
       );
-      let fused: FusedPoint[];
-      const started = performance.now();
-      try {
-        fused = await evidence.fuse(observations, { delta, level, sensitivities });
-      } catch (error) {
-        if (error instanceof RefusedItemError) throw evidenceProblem(error.refusal, `points[${error.index}]`);
-        throw error;
-      } finally {
-        metrics.evidenceDuration.observe(labels, (performance.now() - started) / 1000);
-      }
+      const fused = await onEvidenceThreads(
+        metrics,
+        labels,
+        () => evidence.fuse(observations, { delta, level, sensitivities }),
+        (refused) => evidenceProblem(refused.refusal, `points[${refused.index}]`),
+      );
       const out = fused.map((result, index) => {
         metrics.evidenceIterations.observe(labels, result.iterations);
         metrics.evidenceOutliers.inc(labels, result.observations.filter((observation) => observation.outlier).length);

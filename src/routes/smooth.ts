@@ -1,6 +1,6 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { unprocessable } from '../errors.js';
-import { RefusedItemError, type EvidencePool } from '../evidence/evidence-pool.js';
+import type { EvidencePool } from '../evidence/evidence-pool.js';
 import { TrackInputError, type TrackEstimate, type TrackFrameInput } from '../huber/track.js';
 import { TrackConditioningError } from '../huber/track-smoother.js';
 import type { Metrics } from '../metrics.js';
@@ -13,6 +13,7 @@ import {
   SmoothResponse,
   type SmoothRequest,
 } from '../schemas/smooth.js';
+import { onEvidenceThreads } from './evidence-problems.js';
 import { matrixRows } from './fuse.js';
 
 type TrackIn = SmoothRequest['tracks'][number];
@@ -125,15 +126,12 @@ export const smoothRoutes: FastifyPluginCallbackTypebox<{ metrics: Metrics; evid
       }
       const inputs = tracks.map(trackFrames);
       const labels = { mode };
-      let estimates: TrackEstimate[];
-      const started = performance.now();
-      try {
-        estimates = await evidence.smooth(mode, inputs, { delta, level, accelerationNoise: q });
-      } catch (error) {
-        throw error instanceof RefusedItemError ? trackProblem(error.index, error.refusal) : error;
-      } finally {
-        metrics.evidenceDuration.observe({ endpoint: 'smooth', model: '' }, (performance.now() - started) / 1000);
-      }
+      const estimates = await onEvidenceThreads(
+        metrics,
+        { endpoint: 'smooth', model: '' },
+        () => evidence.smooth(mode, inputs, { delta, level, accelerationNoise: q }),
+        (refused) => trackProblem(refused.index, refused.refusal),
+      );
       const out = tracks.map((track, index) => {
         const estimate = estimates[index]!;
         metrics.smoothingIterations.observe(labels, estimate.iterations);

@@ -1,6 +1,6 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { rigFromSource, type RigSource } from '../calibration/camera-rig.js';
-import { RefusedItemError, type EvidencePool } from '../evidence/evidence-pool.js';
+import type { EvidencePool } from '../evidence/evidence-pool.js';
 import { badRequest, unprocessable } from '../errors.js';
 import type { Camera } from '../huber/camera.js';
 import { rmse } from '../huber/index.js';
@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics.js';
 import { DEFAULT_DELTA, DEFAULT_LEVEL } from '../schemas/fusion.js';
 import { problemResponses } from '../schemas/problem.js';
 import { TriangulateBody, TriangulateResponse, type TriangulateRequest } from '../schemas/triangulate.js';
-import { evidenceProblem, withEvidenceProblems } from './evidence-problems.js';
+import { evidenceProblem, onEvidenceThreads, withEvidenceProblems } from './evidence-problems.js';
 import { checkObservationCount, checkPointCount, flatten, matrixRows, type EvidenceLimits } from './fuse.js';
 
 /** One point's evidence as the triangulation takes it, and where its values sit in the request. */
@@ -100,22 +100,19 @@ export async function triangulatePoints(
   beforeRun?: (done: number) => void,
 ) {
   for (const point of points) checkPointCameras(point, rig.cameras);
-  let results: TriangulatedPoint[];
-  const started = performance.now();
-  try {
-    results = await evidence.triangulate(
-      rig.source,
-      rig.maxCameras,
-      points.map((point) => point.observations),
-      options,
-      beforeRun,
-    );
-  } catch (error) {
-    if (error instanceof RefusedItemError) throw evidenceProblem(error.refusal, points[error.index]!.path);
-    throw error;
-  } finally {
-    metrics.evidenceDuration.observe(labels, (performance.now() - started) / 1000);
-  }
+  const results = await onEvidenceThreads(
+    metrics,
+    labels,
+    () =>
+      evidence.triangulate(
+        rig.source,
+        rig.maxCameras,
+        points.map((point) => point.observations),
+        options,
+        beforeRun,
+      ),
+    (refused) => evidenceProblem(refused.refusal, points[refused.index]!.path),
+  );
   const out = results.map((result, index) => {
     metrics.evidenceIterations.observe(labels, result.iterations);
     metrics.evidenceOutliers.inc(labels, result.cameras.filter((camera) => camera.outlier).length);
