@@ -56,17 +56,22 @@ const skeletons = Array.from({ length: 20 }, skeleton);
 // steady state after its first few hundred points per thread.
 const WARMUP_PASSES = 2;
 
-function time(label: string, run: (points: CameraObservation[][]) => void, rounds: number): number {
-  for (let pass = 0; pass < WARMUP_PASSES; pass++) for (const s of skeletons) run(s);
+async function time(
+  label: string,
+  run: (points: CameraObservation[][]) => void | Promise<void>,
+  rounds: number,
+  warmupPasses = WARMUP_PASSES,
+): Promise<number> {
+  for (let pass = 0; pass < warmupPasses; pass++) for (const s of skeletons) await run(s);
   const start = process.hrtime.bigint();
-  for (let r = 0; r < rounds; r++) for (const s of skeletons) run(s);
+  for (let r = 0; r < rounds; r++) for (const s of skeletons) await run(s);
   const micros = Number(process.hrtime.bigint() - start) / 1e3 / (rounds * skeletons.length);
   console.log(`${label}: ${micros.toFixed(1)} µs per skeleton`);
   return micros;
 }
 
 const rounds = Number(process.env.ROUNDS ?? 3);
-const robust = time(
+const robust = await time(
   'robust triangulation with alternatives (mode, position, covariance, region)',
   (points) => {
     for (const observations of points) triangulatePoint(rig, observations, { delta: 1, level: 0.9 });
@@ -76,17 +81,18 @@ const robust = time(
 
 const threads = availableParallelism();
 const pool = new EvidencePool({ size: threads, nice: 0 });
-// Each thread sees about 1/threads of the warm-up points, so the pool gets that many more passes.
-for (let pass = 0; pass < WARMUP_PASSES * threads; pass++) {
-  for (const s of skeletons) await pool.triangulate(rigSource, 8, s, { delta: 1, level: 0.9 });
-}
-const pooledStart = process.hrtime.bigint();
-for (let r = 0; r < rounds; r++) for (const s of skeletons) await pool.triangulate(rigSource, 8, s, { delta: 1, level: 0.9 });
-const pooled = Number(process.hrtime.bigint() - pooledStart) / 1e3 / (rounds * skeletons.length);
+const pooled = await time(
+  `the same through EvidencePool, ${threads} threads`,
+  async (points) => {
+    await pool.triangulate(rigSource, 8, points, { delta: 1, level: 0.9 });
+  },
+  rounds,
+  // Each thread sees about 1/threads of the warm-up points, so the pool gets that many more passes.
+  WARMUP_PASSES * threads,
+);
 await pool.close();
-console.log(`the same through EvidencePool, ${threads} threads: ${pooled.toFixed(1)} µs per skeleton`);
 
-const dlt = time(
+const dlt = await time(
   'plain DLT',
   (points) => {
     for (const observations of points) triangulateDlt(rig, observations, { weighted: false });
